@@ -1,0 +1,1 @@
+"""torch models, losses, metrics and the skeleton; never imports typer or sqlalchemy."""

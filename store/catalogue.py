@@ -1,0 +1,52 @@
+"""Queries on the catalogue. Every function takes a Session; none commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from store.schema import Athlete, Clip, ClipTag
+
+
+def get_or_create_athlete(session: Session, name: str) -> Athlete:
+    athlete = session.scalar(select(Athlete).where(Athlete.name == name))
+    if athlete is None:
+        athlete = Athlete(name=name)
+        session.add(athlete)
+        session.flush()
+    return athlete
+
+
+def clip_by_hash(session: Session, content_hash: str) -> Clip | None:
+    return session.scalar(select(Clip).where(Clip.content_hash == content_hash))
+
+
+def get_clip(session: Session, clip_id: int) -> Clip | None:
+    return session.scalar(
+        select(Clip)
+        .where(Clip.id == clip_id)
+        .options(selectinload(Clip.tags), selectinload(Clip.labels), selectinload(Clip.athlete))
+    )
+
+
+def list_clips(
+    session: Session,
+    *,
+    sport: str | None = None,
+    athlete: str | None = None,
+    split: str | None = None,
+) -> Sequence[Clip]:
+    q = (
+        select(Clip)
+        .options(selectinload(Clip.tags), selectinload(Clip.labels), selectinload(Clip.athlete))
+        .order_by(Clip.id)
+    )
+    if sport:
+        q = q.where(Clip.sport == sport)
+    if athlete:
+        q = q.join(Clip.athlete).where(Athlete.name == athlete)
+    if split:
+        q = q.where(Clip.tags.any(ClipTag.tag == split))
+    return session.scalars(q).all()

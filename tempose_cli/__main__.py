@@ -1,0 +1,3 @@
+from tempose_cli.app import main
+
+main()

@@ -1,0 +1,132 @@
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+
+from store.catalogue import get_or_create_athlete, list_clips
+from store.db import (
+    CatalogueError,
+    _alembic_config,
+    head_revision,
+    make_engine,
+    open_catalogue,
+    session_factory,
+)
+from store.schema import Athlete, Base, Clip, ClipTag, Run
+
+
+def url(tmp_path: Path, name: str = "cat.sqlite") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def test_fresh_catalogue_is_at_head_and_matches_models(tmp_path: Path) -> None:
+    engine = open_catalogue(url(tmp_path))
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        assert ctx.get_current_heads() == (head_revision(),)
+        # The migrations build exactly the schema the ORM models describe.
+        assert compare_metadata(ctx, Base.metadata) == []
+
+
+def test_sqlite_is_wal_with_busy_timeout(tmp_path: Path) -> None:
+    engine = open_catalogue(url(tmp_path))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _catalogue_at(tmp_path: Path, revision: str) -> str:
+    u = url(tmp_path)
+    engine = make_engine(u)
+    cfg = _alembic_config(u)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return u
+
+
+def test_older_catalogue_is_upgraded_with_backup(tmp_path: Path) -> None:
+    u = _catalogue_at(tmp_path, "0001")
+    engine = make_engine(u)
+    with session_factory(engine).begin() as s:
+        get_or_create_athlete(s, "A01")
+    assert "runs" not in inspect(engine).get_table_names()
+    engine.dispose()
+
+    engine = open_catalogue(u)
+    assert "runs" in inspect(engine).get_table_names()
+    with session_factory(engine).begin() as s:
+        assert s.scalar(select(Athlete.name)) == "A01"  # data survives the upgrade
+        s.add(Run(kind="train", directory="runs/1"))
+    backup = tmp_path / "cat.sqlite.bak-0001"
+    assert backup.exists()
+    with sqlite3.connect(backup) as b:
+        assert b.execute("select version_num from alembic_version").fetchone() == ("0001",)
+
+
+def test_newer_catalogue_is_refused(tmp_path: Path) -> None:
+    u = url(tmp_path)
+    open_catalogue(u).dispose()
+    with sqlite3.connect(tmp_path / "cat.sqlite") as c:
+        c.execute("update alembic_version set version_num = '9999'")
+    with pytest.raises(CatalogueError, match="9999 is newer than this tempose"):
+        open_catalogue(u)
+
+
+def test_foreign_database_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "cat.sqlite"
+    with sqlite3.connect(db) as c:
+        c.execute("create table stuff (x int)")
+    before = db.read_bytes()
+    with pytest.raises(CatalogueError, match="not a tempose catalogue"):
+        open_catalogue(url(tmp_path))
+    with sqlite3.connect(db) as c:
+        assert [r[0] for r in c.execute("select name from sqlite_master")] == ["stuff"]
+    assert len(before) > 0
+
+
+def test_list_filters(tmp_path: Path) -> None:
+    engine = open_catalogue(url(tmp_path))
+    with session_factory(engine).begin() as s:
+        for i, (sport, ath, tag) in enumerate([("dive", "A", "train"), ("ski", "B", "test"),
+                                               ("dive", "B", "test")]):
+            s.add(Clip(path=f"/c{i}.mp4", content_hash=f"{i:064d}", sport=sport,
+                       athlete=get_or_create_athlete(s, ath), fps=25, video_fps=25, width=8,
+                       height=8, frame_count=1, duration_s=0.04, work_width=8, work_height=8,
+                       frames_path="f", background_method="median", background_path="b",
+                       tags=[ClipTag(tag=tag)]))
+    with session_factory(engine).begin() as s:
+        assert [c.path for c in list_clips(s, sport="dive")] == ["/c0.mp4", "/c2.mp4"]
+        assert [c.path for c in list_clips(s, athlete="B")] == ["/c1.mp4", "/c2.mp4"]
+        assert [c.path for c in list_clips(s, split="test", sport="dive")] == ["/c2.mp4"]
+
+
+WRITER = """
+import sys
+from store.db import open_catalogue, session_factory
+from store.catalogue import get_or_create_athlete
+engine = open_catalogue(sys.argv[1])
+for i in range(40):
+    with session_factory(engine).begin() as s:
+        get_or_create_athlete(s, f"{sys.argv[2]}-{i}")
+        get_or_create_athlete(s, "shared")
+"""
+
+
+def test_concurrent_writers_do_not_fail(tmp_path: Path) -> None:
+    """Two processes creating and writing one catalogue at once: no 'database is locked'."""
+    u = url(tmp_path)
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, u, name],
+                              stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    engine = open_catalogue(u)
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from athletes")).scalar() == 81
