@@ -1,12 +1,7 @@
-"""The tempose catalogue: SQLAlchemy models, migrations, frame cache and queries.
+"""The tempose catalogue: SQLAlchemy models (store.schema), migrations and engine set-up
+(store.db), queries (store.catalogue), the frame cache (store.framecache) and atomic
+files (store.files).
 
-Functions here take a Session; they never open one (the CLI owns transactions).
+Functions here take a Session; they never open one (the CLI owns transactions). Nothing
+is imported eagerly, so code that needs only atomic files does not pay for SQLAlchemy.
 """
-
-from store.db import CatalogueError, open_catalogue, session_factory
-from store.schema import Athlete, Base, Clip, ClipTag, Evaluation, Export, LabelSet, Run
-
-__all__ = [
-    "Athlete", "Base", "CatalogueError", "Clip", "ClipTag", "Evaluation", "Export",
-    "LabelSet", "Run", "open_catalogue", "session_factory",
-]

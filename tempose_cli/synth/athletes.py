@@ -1,0 +1,91 @@
+"""Athletes: a body size and an appearance (suit colours/pattern, skin tone, cap) each.
+
+Appearance is fixed per athlete across all their clips: the time-invariant part of the
+self-supervised latent is meant to capture exactly this.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+
+import numpy as np
+
+from tempose_cli.synth.humanoid import LINK
+
+SKIN_TONES = ((0.96, 0.80, 0.69), (0.89, 0.69, 0.55), (0.78, 0.57, 0.42), (0.62, 0.42, 0.29),
+              (0.45, 0.30, 0.20), (0.33, 0.22, 0.15))
+TRUNK = ("root", "chest")
+THIGHS = ("right_hip", "left_hip")
+SHINS = ("right_knee", "left_knee")
+FEET = ("right_ankle", "left_ankle")
+ARMS = ("right_shoulder", "left_shoulder", "right_elbow", "left_elbow")
+HANDS = ("right_wrist", "left_wrist")
+
+
+@dataclass(frozen=True)
+class Athlete:
+    id: str  # "A01"
+    scale: float  # pybullet globalScaling (0.25 is the mocap body, about 1.7 m)
+    suit: tuple[float, float, float]
+    suit2: tuple[float, float, float]
+    skin: tuple[float, float, float]
+    cap: tuple[float, float, float]
+    pattern: str  # "plain" | "two-tone" | "legs"
+
+    @property
+    def height_m(self) -> float:
+        return round(1.7 * self.scale / 0.25, 3)
+
+    def link_colours(self, sport: str) -> dict[int, tuple[float, float, float, float]]:
+        """RGBA per URDF link: swimsuit and cap for dives, race suit and helmet for skiing."""
+        c: dict[str, tuple[float, float, float]] = {}
+        if sport == "dive":
+            for name in (*ARMS, *HANDS, *THIGHS, *SHINS, *FEET):
+                c[name] = self.skin
+            c["root"] = self.suit
+            c["chest"] = self.suit2 if self.pattern == "two-tone" else (
+                self.suit if self.pattern == "legs" else self.skin)
+            if self.pattern == "legs":
+                c["right_hip"] = c["left_hip"] = self.suit
+            c["neck"] = self.cap
+        else:
+            for name in (*TRUNK, *ARMS, *THIGHS, *SHINS):
+                c[name] = self.suit
+            if self.pattern != "plain":
+                for name in (ARMS if self.pattern == "two-tone" else SHINS):
+                    c[name] = self.suit2
+            for name in (*HANDS, *FEET):
+                c[name] = self.suit2
+            c["neck"] = self.cap
+        return {LINK[k]: (*v, 1.0) for k, v in c.items()}
+
+    def record(self) -> dict:
+        return {"id": self.id, "scale": self.scale, "height_m": self.height_m,
+                "suit_rgb": list(self.suit), "suit2_rgb": list(self.suit2),
+                "skin_rgb": list(self.skin), "cap_rgb": list(self.cap), "pattern": self.pattern}
+
+
+def make_athletes(n: int, seed: int) -> list[Athlete]:
+    """n athletes with well-separated suit hues (golden-ratio spacing from a seeded start)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA7]))
+    hue0 = float(rng.random())
+    out = []
+    for k in range(n):
+        hue = (hue0 + 0.618034 * k) % 1.0
+        sat, val = float(rng.uniform(0.6, 0.95)), float(rng.uniform(0.55, 0.95))
+        suit = colorsys.hsv_to_rgb(hue, sat, val)
+        suit2 = colorsys.hsv_to_rgb((hue + 0.5) % 1.0, float(rng.uniform(0.3, 0.9)),
+                                    float(rng.uniform(0.3, 0.95)))
+        cap = colorsys.hsv_to_rgb(float(rng.random()), float(rng.uniform(0, 0.9)),
+                                  float(rng.uniform(0.2, 1.0)))
+        out.append(Athlete(
+            id=f"A{k + 1:02d}",
+            scale=round(float(rng.uniform(0.225, 0.27)), 4),
+            suit=tuple(round(v, 4) for v in suit),
+            suit2=tuple(round(v, 4) for v in suit2),
+            skin=SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
+            cap=tuple(round(v, 4) for v in cap),
+            pattern=("plain", "two-tone", "legs")[int(rng.integers(3))],
+        ))
+    return out
