@@ -108,7 +108,7 @@ def state(ctx: typer.Context) -> State:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from tempose_cli.commands import clips, doctor, ingest, stats, synth  # noqa: F401
+    from tempose_cli.commands import clips, demo, doctor, ingest, stats, synth, train  # noqa: F401
 
 
 _register()

@@ -1,0 +1,95 @@
+"""Training step cost of the cpu profile: full step vs a bare loop on random tensors.
+
+Run:  .venv/bin/python benchmarks/train_step.py [--steps 30] [--size 256] [--variant ours]
+
+Generates a few dives, ingests them into a temporary workspace, then in one run
+measures seconds per step of
+  full   Trainer.train_step(): sampling, frame cache reads, background, losses,
+         backward, Adam (what `tempose train` does per step)
+  bare   the same networks and losses on random tensors of the same shapes
+for stage 1 (gravity) and stage 2 (DSL), prints the ratio full / bare (the data
+pipeline's overhead) and the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from models.model import Batch  # noqa: E402
+from store.catalogue import list_clips  # noqa: E402
+from store.db import open_catalogue, session_factory  # noqa: E402
+from tempose_cli.dataset import FrameStore, load_clips  # noqa: E402
+from tempose_cli.ingest import IngestOptions, discover, ingest_file  # noqa: E402
+from tempose_cli.synth.generate import SynthConfig, generate  # noqa: E402
+from tempose_cli.train import Dist, Trainer, run_config  # noqa: E402
+from tempose_cli.workspace import Workspace  # noqa: E402
+
+
+def timed(fn, n: int) -> float:  # noqa: ANN001
+    fn()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--variant", default="ours")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate(SynthConfig(out_dir=root / "clips", athletes=2, clips=2,
+                             size=(args.size, args.size), seed=0, heights=(7.5, 10.0)))
+        ws = Workspace.from_options(root / "home")
+        ws.ensure()
+        sessions = session_factory(open_catalogue(ws.url))
+        for f in discover([root / "clips"])[0]:
+            ingest_file(sessions, ws, f, IngestOptions())
+        with sessions.begin() as s:
+            clips = load_clips(ws, list(list_clips(s)))
+        cfg = run_config("cpu", args.variant, "dive", {"steps": 10**6})
+        trainer = Trainer(cfg, FrameStore(clips), torch.device("cpu"), root / "run", None,
+                          Dist())
+        rows = []
+        for stage, mode in ((1, "gravity"), (2, "contrastive")):
+            full = timed(lambda stage=stage: trainer.train_step(stage), args.steps)
+            fb = (trainer.sampler.equidistant if stage == 1 else trainer.sampler.contrastive)()
+            real = trainer.store.batch(fb, torch.device("cpu"))
+            rand = Batch(frames=torch.rand_like(real.frames),
+                         background=torch.rand_like(real.background), delta=real.delta,
+                         clip=real.clip, groups=real.groups, group_size=real.group_size,
+                         mode=mode)
+
+            def bare(rand=rand, stage=stage) -> None:  # noqa: ANN001
+                total, _, _ = trainer.model.losses(rand, stage, trainer.cfg.train, trainer.recon,
+                                                   trainer.generator)
+                trainer.optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                trainer.optimizer.step()
+
+            rows.append((stage, full, timed(bare, args.steps)))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n = real.frames.shape[0]
+    print(f"cpu profile, variant {args.variant}, {n} frames/step of {args.size}x{args.size}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'stage':>5} {'full s/step':>12} {'bare s/step':>12} {'full/bare':>10} "
+          f"{'steps/min':>10}")
+    for stage, full, bare in rows:
+        print(f"{stage:>5} {full:12.3f} {bare:12.3f} {full / bare:10.2f} {60 / full:10.0f}")
+    print(f"peak resident memory: {peak_mb:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Configuration of the self-supervised model and its training (saved in every checkpoint).
+
+Two profiles: ``cpu`` (small frames, crops and networks: a useful model in minutes on
+two cores) and ``paper`` (the paper's sizes: ResNet-50 encoder, 128 px crops, for a GPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Networks: detector (STN), split encoder, decoder (DESIGN "The self-supervised model")."""
+
+    detector_size: int = 64  # the detector sees the frame downsampled to this square
+    detector_width: int = 16
+    crop_size: int = 48  # the STN crop fed to the encoder, and the decoder's output
+    recon_size: int = 96  # frames are re-synthesised and compared at this square size
+    # Where the ResNet-18 perceptual term looks: the whole re-synthesised frame (paper), or
+    # only the box, at crop resolution (cpu: ~6x cheaper; the pixel term still covers the
+    # whole frame, which is what teaches the detector where the athlete is).
+    perceptual_region: str = "crop"
+    encoder: str = "small"  # "small" conv net | "resnet50" (paper)
+    encoder_width: int = 32
+    z_tv: int = 64  # time-variant (pose) latent
+    z_ti: int = 32  # time-invariant (appearance) latent
+    decoder_width: int = 32
+    # Box parametrisation of the predecessor's reference implementation:
+    # s = s_min + (1 - s_min) * sigmoid(.), centre = c_max * tanh(.), zero-initialised output.
+    scale_min: float = 0.1
+    centre_max: float = 0.8
+    window_margin: float = 0.15  # the pasted mask fades out over this outer part of the crop
+    weak_2d_joints: int = 14  # joints of the optional weak 2D head
+
+    @classmethod
+    def profile(cls, name: str) -> ModelConfig:
+        if name == "cpu":
+            return cls()
+        if name == "paper":
+            return cls(detector_size=128, detector_width=32, crop_size=128, recon_size=256,
+                       perceptual_region="frame", encoder="resnet50", z_tv=512, z_ti=128,
+                       decoder_width=64)
+        raise ValueError(f"unknown profile {name!r} (cpu|paper)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Schedule, sampling distances and loss weights."""
+
+    variant: str = "ours"
+    sport: str = "dive"
+    steps: int = 1500
+    stage1_steps: int = 500  # dives: gravity + reconstruction until here, then DSL (Sec. 3.3)
+    groups: int = 4  # clips per mini-batch
+    group_size: int = 4  # frames per clip: (ref, near, intermediate, far) or t, t+k, t+2k, t+3k
+    lr: float = 1e-4  # Adam, the paper's rate
+    # The detector's zero-initialised heatmap must become peaked within the cpu profile's
+    # minutes; at 1e-4 it needs ~10x the steps (measured), so it learns 10x faster.
+    detector_lr_mult: float = 10.0
+    # Random frames per step seen by the detector terms only (cover, box prior): the main
+    # batch holds 4 near-identical frames per clip, too little variety to learn where
+    # the athlete is from (measured: tracking error 0.13 vs 0.06 of the frame height).
+    detector_extra: int = 16
+    seed: int = 0
+    # Temporal distances in frames (near <= pos_max < intermediate < neg_min <= far).
+    pos_max: int = 2
+    neg_min: int = 12
+    gravity_k_max: int = 8  # stage 1 samples t, t+k, t+2k, t+3k with 1 <= k <= k_max
+    order_min_gap: int = 6  # order term on pairs at least this many frames apart
+    w_recon: float = 1.0
+    fg_weight: float = 20.0  # extra weight of pixels unlike the background (small athletes)
+    fg_threshold: float = 0.1  # |frame - background| (0-1) above which a pixel is foreground
+    w_cover: float = 1.0  # box covers the foreground (models/model.py); 0: the paper's losses
+    w_perceptual: float = 0.5
+    w_contrastive: float = 0.2
+    w_ti_far: float = 0.05
+    w_box_prior: float = 0.1
+    box_prior_size: float = 0.3
+    box_prior_sigma: float = 0.1
+    w_gravity: float = 20.0
+    w_order: float = 1.0
+    w_scale: float = 10.0
+    w_weak_2d: float = 1.0
+    weak_2d: bool = False
+    css_temperature: float = 0.1
+    triplet_margin: float = 0.2
+    jitter: float = 0.3  # colour jitter strength on the z_tv input
+    perceptual_seed: int = 0
+    log_every: int = 10
+    image_every: int = 250
+    checkpoint_every: int = 250
+
+    @classmethod
+    def for_sport(cls, sport: str, **overrides: Any) -> TrainConfig:
+        # Ski runs last longer and change pose more slowly per frame than a dive's somersaults.
+        base = cls(sport=sport) if sport == "dive" else cls(sport=sport, pos_max=3, neg_min=20)
+        return replace(base, **overrides)
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    profile: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"profile": self.profile, "model": asdict(self.model), "train": asdict(self.train)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        def build(kind, values):  # noqa: ANN001 - ignore keys a newer version removed
+            names = {f.name for f in fields(kind)}
+            return kind(**{k: v for k, v in values.items() if k in names})
+
+        return cls(model=build(ModelConfig, d["model"]), train=build(TrainConfig, d["train"]),
+                   profile=d.get("profile", "cpu"))

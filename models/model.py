@@ -1,0 +1,248 @@
+"""The self-supervised model: detector + split encoder + decoder, and its losses per step.
+
+One module holds every network of every variant; ``Variant`` switches parts on or off
+(models/variants.py), so all variants train through the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from models import losses as L
+from models.config import ModelConfig, TrainConfig
+from models.networks import Decoder, SplitEncoder, Weak2DHead
+from models.stn import Detector, border_window, composite, crop, full_frame_box, paste
+from models.variants import Variant
+
+
+@dataclass
+class Batch:
+    """One mini-batch on the device, group-major (see models/sampler.py)."""
+
+    frames: Tensor  # (N, 3, H, W) in [0, 1], the cached frames
+    background: Tensor  # (N, 3, H, W) in [0, 1], the clip's background at the same size
+    delta: Tensor  # (N,) frames from the group's first row
+    clip: Tensor  # (N,) clip index
+    groups: int
+    group_size: int
+    mode: str  # "contrastive" | "gravity"
+    j2d: Tensor | None = None  # (N, J, 2) normalised frame coordinates, NaN = unlabelled
+    extra_frames: Tensor | None = None  # (M, 3, H, W) random frames for the detector terms
+    extra_background: Tensor | None = None  # (M, 3, H, W)
+
+
+def colour_jitter(x: Tensor, strength: float, generator: torch.Generator | None) -> Tensor:
+    """Per-sample brightness, contrast, saturation and channel gains on (B, 3, h, w) crops.
+
+    Applied to the z_tv input only (DESIGN, disentanglement): colour then says nothing
+    about pose, so z_tv has no reason to carry appearance.
+    """
+    if strength <= 0:
+        return x
+    B = x.shape[0]
+
+    def factor(n: int, s: float) -> Tensor:
+        r = torch.rand(B, n, 1, 1, generator=generator, device="cpu").to(x.device)
+        return 1 + s * (2 * r - 1)
+
+    grey = x.mean(1, keepdim=True)  # (B, 1, h, w)
+    x = grey + factor(1, strength) * (x - grey)  # saturation
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = mean + factor(1, strength) * (x - mean)  # contrast
+    x = x * factor(1, strength) * factor(3, strength / 3)  # brightness, channel gains
+    return x.clamp(0, 1)
+
+
+def foreground_weighted_mse(pred: Tensor, target: Tensor, background: Tensor, weight: float,
+                            threshold: float) -> Tensor:
+    """Pixel L2 with pixels unlike the background weighted ``1 + weight``.
+
+    A diver filmed whole-flight covers ~1% of the frame: plain L2 is then minimised by
+    painting nothing (mask 0, I_hat = background) and the detector never gets a
+    gradient towards the athlete. Up-weighting the pixels the background cannot
+    explain restores that signal; weights are normalised to mean 1 so the term keeps
+    the scale of plain L2 (weight 0 gives exactly the paper's plain L2).
+    """
+    if pred.shape != target.shape or target.shape != background.shape:
+        raise ValueError(f"shapes differ: {pred.shape}, {target.shape}, {background.shape}")
+    fg = ((target - background).abs().amax(1, keepdim=True) > threshold).to(pred.dtype)
+    w = 1 + weight * fg  # (N, 1, H, W)
+    return (w * (pred - target) ** 2).mean() / w.mean()
+
+
+def centre_weight(size: int, sigma: float = 0.4, device: torch.device | None = None) -> Tensor:
+    """(1, 1, size, size) Gaussian bump over the crop (crop coordinates in [-1, 1])."""
+    x = torch.linspace(-1, 1, size, device=device)
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def foreground_coverage_loss(box: Tensor, frames: Tensor, background: Tensor, weight: Tensor,
+                             threshold: float) -> Tensor:
+    """1 - the share of the (blurred) foreground mass under the box's centre weighting.
+
+    Not in the paper: the pixels unlike the background are where Eq. 1 needs the
+    decoder, so the box must sit on them. The reconstruction's gradient only reaches
+    a box that already overlaps the athlete; blurring the foreground map and weighting
+    it by a bump centred in the box makes the pull act from afar and centre the box
+    (mean-shift-like). With the batch-mean size prior it draws boxes onto the athlete
+    within minutes on a CPU; ``w_cover = 0`` trains with the paper's losses alone.
+    """
+    N, _, H, W = frames.shape
+    fg = ((frames - background).abs().amax(1, keepdim=True) > threshold).to(frames.dtype)
+    k = max(3, (H // 6) | 1)  # odd blur kernel, ~1/6 of the frame
+    fg = F.avg_pool2d(fg, k, stride=1, padding=k // 2, count_include_pad=False)
+    cover = paste(weight.expand(N, 1, -1, -1), box, H, W)  # (N, 1, H, W)
+    mass = fg.sum((1, 2, 3)).clamp_min(1e-6)
+    return (1 - (fg * cover).sum((1, 2, 3)) / mass).mean()
+
+
+class TemporalPoseModel(nn.Module):
+    def __init__(self, cfg: ModelConfig, variant: Variant):
+        super().__init__()
+        self.cfg = cfg
+        self.variant = variant
+        self.detector = Detector(cfg)
+        self.encoder = SplitEncoder(cfg)
+        self.decoder = Decoder(cfg)
+        self.weak2d = Weak2DHead(cfg)
+        self.register_buffer("window", border_window(cfg.crop_size, cfg.window_margin),
+                             persistent=False)
+        self.register_buffer("centre", centre_weight(cfg.crop_size), persistent=False)
+
+    # --- inference -------------------------------------------------------------------
+    def boxes(self, frames: Tensor) -> Tensor:
+        if self.variant.stn:
+            return self.detector(frames)  # (B, 4)
+        return full_frame_box(frames.shape[0], frames.device)
+
+    def crops(self, frames: Tensor, box: Tensor) -> Tensor:
+        return crop(frames, box, self.cfg.crop_size)  # (B, 3, c, c)
+
+    def encode(self, frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, 3, H, W) frames -> box (B, 4), z_tv (B, Dtv), z_ti (B, Dti); no augmentation."""
+        box = self.boxes(frames)
+        z_tv, z_ti = self.encoder(self.crops(frames, box))
+        return box, z_tv, z_ti
+
+    def features(self, z_tv: Tensor, z_ti: Tensor) -> Tensor:
+        """What the pose regressor sees: z_tv with the split, the whole latent without."""
+        return z_tv if self.variant.split else torch.cat([z_tv, z_ti], -1)
+
+    def decode(self, z_tv: Tensor, z_ti: Tensor, box: Tensor, background: Tensor):
+        rgb, mask = self.decoder(z_tv, z_ti)
+        frame, pasted = composite(rgb, mask, box, background, self.window)
+        return rgb, mask, frame, pasted
+
+    # --- training --------------------------------------------------------------------
+    def forward(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - DDP calls forward
+        return self.losses(*args, **kwargs)
+
+    def losses(self, b: Batch, stage: int, tc: TrainConfig, recon_loss: nn.Module | None,
+               generator: torch.Generator | None = None) -> tuple[Tensor, dict, dict]:
+        """Weighted total loss, its terms (floats), and tensors to visualise.
+
+        Stage 1 (dives with gravity): reconstruction + gravity/order/scale on the box
+        track of equidistant frames. Stage 2: contrastive + reconstruction (+ z_ti swap
+        and far-z_ti term with the split), gravity off (Sec. 3.3).
+        """
+        v = self.variant
+        G, S = b.groups, b.group_size
+        box = self.boxes(b.frames)  # (N, 4)
+        crops = self.crops(b.frames, box)  # (N, 3, c, c)
+        z_tv, _ = self.encoder(colour_jitter(crops, tc.jitter, generator), part="tv")
+        _, z_ti = self.encoder(crops, part="ti")
+        if v.split:  # z_ti of another frame of the same clip
+            perm = L.permute_within_groups(G, S, generator).to(z_ti.device)
+            z_ti_dec = z_ti[perm]
+        else:
+            z_ti_dec = z_ti
+        terms: dict[str, Tensor] = {}
+        vis: dict[str, Tensor] = {"frames": b.frames, "box": box, "crops": crops}
+
+        if v.decoder and recon_loss is not None:
+            r = self.cfg.recon_size
+            target = F.interpolate(b.frames, size=(r, r), mode="area")  # (N, 3, r, r)
+            bg = F.interpolate(b.background, size=(r, r), mode="area")
+            rgb, mask, frame, _ = self.decode(z_tv, z_ti_dec, box, bg)
+            pixel = foreground_weighted_mse(frame, target, bg, tc.fg_weight, tc.fg_threshold)
+            if self.cfg.perceptual_region == "crop":
+                # The same composite in the box's own coordinates, at crop resolution. The
+                # box is detached here: a loss seen only inside the box would otherwise
+                # pay the detector to move onto empty background.
+                m = mask * self.window
+                box_d = box.detach()
+                crop_hat = m * rgb + (1 - m) * self.crops(b.background, box_d)
+                rec = recon_loss(crop_hat, self.crops(b.frames, box_d))
+            else:
+                rec = recon_loss(frame, target)
+            terms["recon"] = tc.w_recon * pixel
+            terms["perceptual"] = tc.w_recon * tc.w_perceptual * rec["perceptual"]
+            vis.update(decoded=rgb, mask=mask, recon=frame, target=target)
+
+        if v.stn:
+            all_box, frames, background = box, b.frames, b.background
+            if b.extra_frames is not None:
+                all_box = torch.cat([box, self.boxes(b.extra_frames)])
+                frames = torch.cat([frames, b.extra_frames])
+                background = torch.cat([background, b.extra_background])
+            if tc.w_cover > 0:
+                r = self.cfg.recon_size
+                terms["cover"] = tc.w_cover * foreground_coverage_loss(
+                    all_box, F.interpolate(frames, size=(r, r), mode="area"),
+                    F.interpolate(background, size=(r, r), mode="area"), self.centre,
+                    tc.fg_threshold)
+            terms["box_prior"] = tc.w_box_prior * L.box_prior_loss(
+                all_box[:, :2], tc.box_prior_size, tc.box_prior_sigma)
+
+        if stage == 1 and b.mode == "gravity" and v.stn:
+            vv = box[:, 3].view(G, S)  # (G, 4) box-centre heights at t, t+k, t+2k, t+3k
+            terms["gravity"] = tc.w_gravity * L.gravity_loss(vv)
+            d = b.delta.view(G, S)
+            early, late = [], []
+            for i, j in combinations(range(S), 2):
+                far_enough = (d[:, j] - d[:, i]) >= tc.order_min_gap
+                early.append(vv[:, i][far_enough])
+                late.append(vv[:, j][far_enough])
+            if sum(len(e) for e in early):
+                terms["order"] = tc.w_order * L.order_loss(torch.cat(early), torch.cat(late))
+            s = box[:, :2].view(G, S, 2)
+            terms["scale"] = tc.w_scale * L.scale_smoothness_loss(
+                s[:, :-1].reshape(-1, 2), s[:, 1:].reshape(-1, 2))
+
+        if stage == 2 and b.mode == "contrastive":
+            z = self.features(z_tv, z_ti).view(G, S, -1)  # (G, 4, D): ref, near, mid, far
+            d = b.delta.view(G, S).to(z.dtype)
+            if v.contrastive == "dsl":
+                ref = z[:, :1].expand(-1, S - 1, -1).reshape(-1, z.shape[-1])
+                terms["dsl"] = tc.w_contrastive * L.dsl_loss(
+                    ref, z[:, 1:].reshape(-1, z.shape[-1]), d[:, 1:].reshape(-1), tc.neg_min)
+            elif v.contrastive == "css":
+                terms["css"] = tc.w_contrastive * L.css_infonce(
+                    z[:, 0], z[:, 1], z[:, 3], tc.css_temperature)
+            elif v.contrastive == "triplet":
+                terms["triplet"] = tc.w_contrastive * L.triplet_loss(
+                    z[:, 0], z[:, 1], z[:, 3], tc.triplet_margin)
+            if v.split and G > 1:
+                # Appearance of other clips: the only "far" z_ti that may differ (within
+                # a clip the swap makes z_ti constant), so push those apart.
+                ti = z_ti.view(G, S, -1)[:, 0]  # (G, Dti)
+                other = torch.roll(ti, 1, 0)
+                clips = b.clip.view(G, S)[:, 0]
+                differ = clips != torch.roll(clips, 1, 0)
+                if differ.any():
+                    terms["ti_far"] = tc.w_ti_far * L.ti_far_dissimilarity(
+                        ti[differ], other[differ])
+
+        if tc.weak_2d and b.j2d is not None:
+            bx = box.detach()[:, None]  # (N, 1, 4)
+            target = (b.j2d - bx[..., 2:]) / bx[..., :2]  # frame -> crop coordinates
+            terms["weak_2d"] = tc.w_weak_2d * L.weak_2d_loss(self.weak2d(z_tv), target)
+
+        total = sum(terms.values()) if terms else box.sum() * 0
+        return total, {k: float(t.detach()) for k, t in terms.items()}, vis

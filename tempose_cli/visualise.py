@@ -1,0 +1,64 @@
+"""PNG grids that show what the model does (people would rather look than read losses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from store.files import write_atomic
+
+
+def to_image(t: torch.Tensor, size: int) -> np.ndarray:
+    """(C, h, w) tensor in [0, 1] -> (size, size, 3) uint8 RGB."""
+    t = t.detach().float().cpu()
+    if t.shape[0] == 1:
+        t = t.expand(3, -1, -1)
+    t = F.interpolate(t[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+    return (t.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def draw_box(img: np.ndarray, box: torch.Tensor, colour=(255, 40, 40)) -> np.ndarray:  # noqa: ANN001
+    """Draw a normalised box (s_x, s_y, u, v) on an image."""
+    h, w = img.shape[:2]
+    sx, sy, u, v = (float(x) for x in box.detach())
+    x0, x1 = ((u - sx + 1) / 2 * w, (u + sx + 1) / 2 * w)
+    y0, y1 = ((v - sy + 1) / 2 * h, (v + sy + 1) / 2 * h)
+    out = np.ascontiguousarray(img.copy())
+    cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), colour, 1)
+    return out
+
+
+COLUMNS = ("frames", "crops", "decoded", "mask", "recon")
+
+
+def grid(vis: dict, rows: int = 4, size: int = 96) -> np.ndarray:
+    """Columns: input frame with the box, crop, decoded crop, mask, re-synthesised frame."""
+    n = min(rows, vis["frames"].shape[0])
+    lines = []
+    for i in range(n):
+        cells = []
+        for key in COLUMNS:
+            if key not in vis:
+                cells.append(np.full((size, size, 3), 64, np.uint8))
+                continue
+            img = to_image(vis[key][i], size)
+            if key == "frames":
+                img = draw_box(img, vis["box"][i])
+            cells.append(img)
+        lines.append(np.concatenate(cells, 1))
+    return np.concatenate(lines, 0)
+
+
+def save_png(path: Path, rgb: np.ndarray) -> Path:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"could not encode {path}")
+    return write_atomic(path, lambda f: f.write(buf.tobytes()))
+
+
+def save_grid(path: Path, vis: dict) -> Path:
+    return save_png(path, grid(vis))

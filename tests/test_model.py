@@ -1,0 +1,169 @@
+"""Networks, STN geometry and the per-step losses of every variant (unit level, CPU)."""
+
+import pytest
+import torch
+
+from models.config import ModelConfig, TrainConfig
+from models.model import Batch, TemporalPoseModel, colour_jitter
+from models.networks import Decoder
+from models.perceptual import ReconstructionLoss
+from models.sampler import TemporalSampler
+from models.stn import Detector, border_window, composite, crop, paste
+from models.variants import VARIANTS, get_variant
+
+
+def test_crop_then_paste_reproduces_the_frame_inside_the_box() -> None:
+    torch.manual_seed(0)
+    frames = torch.rand(2, 3, 64, 64)
+    # Boxes on the pixel grid (half the frame, shifted by whole pixels): sampling is exact.
+    box = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.5, 0.5, 0.25, -0.25]])
+    back = paste(crop(frames, box, 32), box, 64, 64)
+    # Inside the box (away from its border) the pasted crop equals the frame.
+    for i, (sx, sy, u, v) in enumerate(box.tolist()):
+        x0, x1 = int((u - sx + 1) / 2 * 64) + 2, int((u + sx + 1) / 2 * 64) - 2
+        y0, y1 = int((v - sy + 1) / 2 * 64) + 2, int((v + sy + 1) / 2 * 64) - 2
+        inside = (back[i, :, y0:y1, x0:x1] - frames[i, :, y0:y1, x0:x1]).abs().max()
+        assert inside < 1e-5, inside
+        outside = back[i].clone()
+        outside[:, y0 - 3:y1 + 3, x0 - 3:x1 + 3] = 0
+        assert outside.abs().max() == 0  # nothing pasted outside the box
+
+
+def test_composite_uses_background_where_mask_is_off() -> None:
+    bg = torch.rand(1, 3, 32, 32)
+    box = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
+    window = border_window(16, 0.15)
+    frame, pasted = composite(torch.ones(1, 3, 16, 16), torch.zeros(1, 1, 16, 16), box, bg, window)
+    assert torch.allclose(frame, bg) and pasted.abs().max() == 0
+    frame, pasted = composite(torch.ones(1, 3, 16, 16), torch.ones(1, 1, 16, 16), box, bg, window)
+    assert torch.allclose(frame[..., 14:18, 14:18], torch.ones(1, 3, 4, 4), atol=1e-3)
+    assert torch.allclose(frame[..., :4, :4], bg[..., :4, :4])  # outside the box
+
+
+def test_window_fades_to_zero_at_the_border() -> None:
+    w = border_window(32, 0.15)[0, 0]
+    assert w[0].max() == 0 and w[:, 0].max() == 0 and (w[8:24, 8:24] == 1).all()
+
+
+def test_detector_starts_from_a_centred_box() -> None:
+    cfg = ModelConfig()
+    box = Detector(cfg)(torch.rand(3, 3, 80, 100))
+    expected = torch.tensor([cfg.scale_min + (1 - cfg.scale_min) * 0.5] * 2 + [0.0, 0.0])
+    assert torch.allclose(box, expected.expand(3, 4), atol=1e-6)
+
+
+@pytest.mark.parametrize("crop_size", [32, 48, 64, 96, 128])
+def test_decoder_output_size(crop_size: int) -> None:
+    cfg = ModelConfig(crop_size=crop_size)
+    rgb, mask = Decoder(cfg)(torch.rand(2, cfg.z_tv), torch.rand(2, cfg.z_ti))
+    assert rgb.shape == (2, 3, crop_size, crop_size) and mask.shape == (2, 1, crop_size, crop_size)
+
+
+def test_colour_jitter_changes_colour_not_layout() -> None:
+    x = torch.rand(4, 3, 16, 16)
+    y = colour_jitter(x, 0.3, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and not torch.allclose(x, y)
+    assert 0 <= y.min() and y.max() <= 1
+    assert colour_jitter(x, 0.0, None) is x
+
+
+def _batch(mode: str, frames_hw=(72, 72)) -> Batch:
+    g = torch.Generator().manual_seed(1)
+    n = 8
+    delta = torch.tensor([0, 1, 5, 14] * 2) if mode == "contrastive" else torch.tensor(
+        [0, 2, 4, 6] * 2)
+    return Batch(frames=torch.rand(n, 3, *frames_hw, generator=g),
+                 background=torch.rand(n, 3, *frames_hw, generator=g), delta=delta,
+                 clip=torch.tensor([0] * 4 + [1] * 4), groups=2, group_size=4, mode=mode,
+                 j2d=torch.rand(n, 14, 2, generator=g) * 2 - 1)
+
+
+TINY = ModelConfig(detector_size=32, crop_size=32, recon_size=48, encoder_width=8, z_tv=16,
+                   z_ti=8, decoder_width=8, detector_width=8)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_variant_computes_its_terms(name: str) -> None:
+    variant = get_variant(name)
+    model = TemporalPoseModel(TINY, variant)
+    rec = ReconstructionLoss()
+    tc = TrainConfig(weak_2d=True)
+    total, terms, _ = model.losses(_batch("contrastive"), 2, tc, rec)
+    assert torch.isfinite(total)
+    assert ("recon" in terms) == variant.decoder
+    assert ("box_prior" in terms) == variant.stn
+    assert ("ti_far" in terms) == variant.split
+    assert (variant.contrastive in terms) if variant.contrastive else not (
+        {"dsl", "css", "triplet"} & set(terms))
+    total.backward()
+    if variant.stn:
+        total1, terms1, _ = model.losses(_batch("gravity"), 1, tc, rec)
+        assert {"gravity", "order", "scale"} <= set(terms1)
+        assert not {"dsl", "css", "triplet"} & set(terms1)
+
+
+def test_gradients_reach_the_detector_through_the_resynthesis() -> None:
+    torch.manual_seed(0)
+    model = TemporalPoseModel(TINY, get_variant("ours"))
+    tc = TrainConfig(w_box_prior=0.0, w_contrastive=0.0, w_ti_far=0.0, w_cover=0.0)
+    total, terms, _ = model.losses(_batch("contrastive"), 2, tc, ReconstructionLoss())
+    assert set(terms) >= {"recon", "perceptual"}
+    total.backward()
+    grad = model.detector.heatmap.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+def test_sampler_distances() -> None:
+    tc = TrainConfig(pos_max=2, neg_min=10, groups=64)
+    s = TemporalSampler([30, 40, 12, 5], tc, seed=0)
+    fb = s.contrastive()
+    d = fb.delta.reshape(-1, 4)
+    assert (d[:, 0] == 0).all()
+    assert ((1 <= d[:, 1]) & (d[:, 1] <= 2)).all()
+    assert ((2 < d[:, 2]) & (d[:, 2] < 10)).all()
+    assert (d[:, 3] >= 10).all()
+    assert set(fb.clip.tolist()) <= {0, 1, 2}  # the 5-frame clip has no far partner
+    for c, f in zip(fb.clip, fb.frame, strict=True):
+        assert 0 <= f < [30, 40, 12, 5][c]
+    g = s.equidistant()
+    fr = g.frame.reshape(-1, 4)
+    k = fr[:, 1] - fr[:, 0]
+    assert (k >= 1).all() and (fr[:, 2] - fr[:, 1] == k).all() and (fr[:, 3] - fr[:, 2] == k).all()
+    assert (g.clip.reshape(-1, 4) == g.clip.reshape(-1, 4)[:, :1]).all()  # one clip per group
+
+
+def test_foreground_weighted_mse() -> None:
+    from models.model import foreground_weighted_mse
+
+    bg = torch.zeros(1, 3, 16, 16)
+    target = bg.clone()
+    target[..., 4:8, 4:8] = 1.0  # the athlete
+    pred = bg.clone()  # paints nothing
+    plain = torch.nn.functional.mse_loss(pred, target)
+    assert torch.isclose(foreground_weighted_mse(pred, target, bg, 0.0, 0.1), plain)
+    weighted = foreground_weighted_mse(pred, target, bg, 20.0, 0.1)
+    assert weighted > 5 * plain  # missing the athlete costs more
+    assert foreground_weighted_mse(target, target, bg, 20.0, 0.1) == 0
+
+
+def test_coverage_pulls_the_box_onto_the_foreground() -> None:
+    from models.model import centre_weight, foreground_coverage_loss
+
+    bg = torch.zeros(1, 3, 48, 48)
+    frame = bg.clone()
+    frame[..., 30:38, 8:14] = 1.0  # athlete left of centre, low
+    weight = centre_weight(24)
+    on = torch.tensor([[0.3, 0.3, -0.54, 0.42]])  # centred on the athlete
+    off = torch.tensor([[0.3, 0.3, 0.5, -0.5]])
+    assert foreground_coverage_loss(on, frame, bg, weight, 0.1) < 0.7 * \
+        foreground_coverage_loss(off, frame, bg, weight, 0.1)
+    box = torch.tensor([[0.3, 0.3, 0.0, 0.0]], requires_grad=True)
+    foreground_coverage_loss(box, frame, bg, weight, 0.1).backward()
+    assert box.grad[0, 2] > 0 and box.grad[0, 3] < 0  # descent moves it left and down
+
+
+def test_random_frames_cover_all_clips() -> None:
+    s = TemporalSampler([30, 40, 12, 5], TrainConfig(), seed=0)
+    clips, frames = s.random_frames(400)
+    assert set(clips.tolist()) == {0, 1, 2, 3}
+    assert all(0 <= f < [30, 40, 12, 5][c] for c, f in zip(clips, frames, strict=True))

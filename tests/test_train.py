@@ -1,0 +1,153 @@
+"""`tempose train / extract / transfer` on generated dives, through the CLI (CPU, small)."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from models.variants import VARIANTS
+from tempose_cli.app import app
+from tempose_cli.synth.generate import SynthConfig, generate
+
+FAST = ["--steps", "4", "--stage1-steps", "2"]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """Two athletes, two dives each, ingested."""
+    root = tmp_path_factory.mktemp("train")
+    generate(SynthConfig(out_dir=root / "clips", athletes=2, clips=2, fps=20.0, size=(96, 96),
+                         seed=3, heights=(5.0, 7.5)))
+    res = CliRunner().invoke(app, ["--home", str(root / "home"), "ingest", str(root / "clips")])
+    assert res.exit_code == 0, res.output
+    return root / "home"
+
+
+def tempose(home: Path, *args: str):
+    return CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["--home", str(home), "--json", *[str(a) for a in args]])
+
+
+def train(home: Path, *args: str) -> dict:
+    res = tempose(home, "train", *args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def weights(home: Path, run: dict) -> dict:
+    return torch.load(home / run["checkpoint"], weights_only=False)["model"]
+
+
+def test_training_lowers_reconstruction_and_shows_it(home: Path) -> None:
+    run = train(home, "--steps", "40", "--stage1-steps", "20", "--seed", "1")
+    assert run["status"] == "done" and run["step"] == 40
+    assert run["perceptual"] == "random-resnet18-seed0"  # recorded, nothing downloaded
+    folder = Path(run["directory"])
+    with open(folder / "losses.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == list(range(1, 41))
+    assert {r["stage"] for r in rows[:20]} == {"1"} and {r["stage"] for r in rows[20:]} == {"2"}
+    assert all(r["gravity"] for r in rows[:20]) and not any(r["gravity"] for r in rows[20:])
+    assert all(r["dsl"] for r in rows[20:]) and all(r["cover"] for r in rows)
+    assert (folder / "images" / "step000040.png").stat().st_size > 1000
+    # The same mini-batch, before and after training: reconstruction went down.
+    from models.checkpoint import load_checkpoint
+    from models.model import TemporalPoseModel
+    from models.perceptual import ReconstructionLoss
+    from models.sampler import TemporalSampler
+    from models.variants import get_variant
+    from store.catalogue import list_clips
+    from store.db import open_catalogue, session_factory
+    from tempose_cli.dataset import FrameStore, load_clips
+    from tempose_cli.train import RunConfig
+    from tempose_cli.workspace import Workspace
+
+    ws = Workspace.from_options(home)
+    with session_factory(open_catalogue(ws.url)).begin() as s:
+        store = FrameStore(load_clips(ws, list(list_clips(s))))
+    ckpt = load_checkpoint(folder / "checkpoint.pt")
+    cfg = RunConfig.from_dict(ckpt["config"])
+    batch = store.batch(TemporalSampler(store.lengths, cfg.train, 9).contrastive(), "cpu")
+    recon = ReconstructionLoss()
+
+    def recon_term(state: dict | None) -> float:
+        torch.manual_seed(0)
+        model = TemporalPoseModel(cfg.model, get_variant("ours"))
+        if state is not None:
+            model.load_state_dict(state)
+        with torch.no_grad():
+            _, terms, _ = model.losses(batch, 2, cfg.train, recon, torch.Generator().manual_seed(0))
+        return terms["recon"] + terms["perceptual"]
+
+    assert recon_term(ckpt["model"]) < 0.7 * recon_term(None)
+
+
+def test_resume_is_bit_for_bit(home: Path) -> None:
+    straight = train(home, "--steps", "6", "--stage1-steps", "3", "--seed", "5")
+    half = train(home, "--steps", "3", "--stage1-steps", "3", "--seed", "5")
+    resumed = train(home, "--resume", str(half["run"]), "--steps", "6")
+    assert resumed["run"] == half["run"] and resumed["step"] == 6
+    a, b = weights(home, straight), weights(home, resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_variant_trains_through_the_same_command(home: Path, variant: str) -> None:
+    run = train(home, "--variant", variant, *FAST)
+    assert run["status"] == "done"
+
+
+def test_extract_writes_features_for_every_frame(home: Path) -> None:
+    run = train(home, *FAST)
+    res = tempose(home, "extract", "--run", run["run"])
+    assert res.exit_code == 0, res.output
+    written = json.loads(res.stdout)
+    clips = json.loads(tempose(home, "clips", "list").stdout)
+    assert sorted(w["clip"] for w in written) == sorted(c["id"] for c in clips)
+    frames = {c["id"]: c["frame_count"] for c in clips}
+    for w in written:
+        with np.load(w["path"]) as z:
+            assert z["z_tv"].shape == (frames[w["clip"]], 64)
+            assert z["z_ti"].shape == (frames[w["clip"]], 32)
+            assert z["box"].shape == (frames[w["clip"]], 4)
+            assert np.array_equal(z["features"], z["z_tv"])  # "ours" regresses from z_tv
+
+
+def test_transfer_writes_a_grid(home: Path, tmp_path: Path) -> None:
+    run = train(home, *FAST)
+    out = tmp_path / "t.png"
+    res = tempose(home, "transfer", "--run", run["run"], "1:0", "3:5", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--resume", "999"], "no training run 999"),
+    (["train", "--sport", "ski", *FAST], "no ski clips in the catalogue"),
+    (["train", "--variant", "nope"], "unknown variant 'nope'"),
+    (["extract", "--run", "999"], "no training run 999"),
+    (["transfer", "--run", "1", "1:0", "1:99999"], "not 99999"),
+])
+def test_errors_are_one_line(home: Path, args, message) -> None:
+    res = CliRunner().invoke(app, ["--home", str(home), *args])
+    assert res.exit_code != 0
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_torchrun_two_cpu_processes(home: Path) -> None:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", "29517", "-m", "tempose_cli", "--home", str(home), "--json",
+           "train", "--device", "cpu", *FAST]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = json.loads(tempose(home, "runs", "list").stdout)
+    assert runs[-1]["status"] == "done" and runs[-1]["step"] == 4
