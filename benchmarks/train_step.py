@@ -66,11 +66,13 @@ def main() -> None:
         for stage, mode in ((1, "gravity"), (2, "contrastive")):
             full = timed(lambda stage=stage: trainer.train_step(stage), args.steps)
             fb = (trainer.sampler.equidistant if stage == 1 else trainer.sampler.contrastive)()
-            real = trainer.store.batch(fb, torch.device("cpu"))
+            extra = trainer.sampler.random_frames(trainer.cfg.train.detector_extra)
+            real = trainer.store.batch(fb, torch.device("cpu"), extra=extra)
             rand = Batch(frames=torch.rand_like(real.frames),
                          background=torch.rand_like(real.background), delta=real.delta,
                          clip=real.clip, groups=real.groups, group_size=real.group_size,
-                         mode=mode)
+                         mode=mode, extra_frames=torch.rand_like(real.extra_frames),
+                         extra_background=torch.rand_like(real.extra_background))
 
             def bare(rand=rand, stage=stage) -> None:  # noqa: ANN001
                 total, _, _ = trainer.model.losses(rand, stage, trainer.cfg.train, trainer.recon,
@@ -82,7 +84,8 @@ def main() -> None:
             rows.append((stage, full, timed(bare, args.steps)))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = real.frames.shape[0]
-    print(f"cpu profile, variant {args.variant}, {n} frames/step of {args.size}x{args.size}, "
+    print(f"cpu profile, variant {args.variant}, {n} frames/step (+{len(extra[0])} detector-only) "
+          f"of {args.size}x{args.size}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'stage':>5} {'full s/step':>12} {'bare s/step':>12} {'full/bare':>10} "
           f"{'steps/min':>10}")

@@ -52,7 +52,7 @@ class TrainConfig:
     variant: str = "ours"
     sport: str = "dive"
     steps: int = 1500
-    stage1_steps: int = 500  # dives: gravity + reconstruction until here, then DSL (Sec. 3.3)
+    stage1_steps: int = 600  # dives: gravity + reconstruction until here, then DSL (Sec. 3.3)
     groups: int = 4  # clips per mini-batch
     group_size: int = 4  # frames per clip: (ref, near, intermediate, far) or t, t+k, t+2k, t+3k
     lr: float = 1e-4  # Adam, the paper's rate
@@ -79,9 +79,12 @@ class TrainConfig:
     w_box_prior: float = 0.1
     box_prior_size: float = 0.3
     box_prior_sigma: float = 0.1
-    w_gravity: float = 20.0
-    w_order: float = 1.0
-    w_scale: float = 10.0
+    # The track terms are satisfied by a box that never moves, so they must not outweigh
+    # the pull towards the athlete while tracking is still noisy (at 20/1/10 the box
+    # froze: tracking error 0.14 vs 0.10 of the frame height after 400 steps).
+    w_gravity: float = 1.0
+    w_order: float = 0.1
+    w_scale: float = 1.0
     w_weak_2d: float = 1.0
     weak_2d: bool = False
     css_temperature: float = 0.1

@@ -18,14 +18,15 @@ def demo(
     athletes: int = typer.Option(3, min=2, help="Generated athletes."),
     dives: int = typer.Option(3, min=1, help="Dives per athlete."),
     size: int = typer.Option(128, help="Frame size (square) of the generated dives."),
-    steps: int = typer.Option(600, help="Self-supervised training steps (cpu profile)."),
+    steps: int = typer.Option(
+        900, help="Self-supervised training steps (cpu profile; the first 600 are stage 1)."),
     seed: int = typer.Option(0, help="Seed of the generated dives and of training."),
 ) -> None:
     """Generate dives, ingest them, train the self-supervised model and extract features.
 
     Everything goes into the workspace (--home); running it again reuses what is done.
 
-    Example: tempose demo --steps 600
+    Example: tempose demo --steps 900
     """
     from tempose_cli.extract import extract
     from tempose_cli.ingest import IngestOptions, discover, ingest_file
@@ -65,7 +66,7 @@ def demo(
     say(f"2/4 catalogue: {counts['ingested']} clips ingested, {counts['catalogued']} already there")
 
     rc = run_config("cpu", "ours", "dive", {"steps": steps, "seed": seed,
-                                            "stage1_steps": max(1, steps // 3)})
+                                            "stage1_steps": min(600, max(1, 2 * steps // 3))})
     with sessions.begin() as s:
         done = [r for r in s.scalars(select(Run).where(Run.kind == "train", Run.status == "done"))
                 if r.config == rc.to_dict()]
