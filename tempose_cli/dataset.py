@@ -31,9 +31,6 @@ class ClipFrames:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def background_at(self, t: int) -> np.ndarray:
-        return self.background[t] if self.background.ndim == 4 else self.background
-
 
 def load_clips(ws: Workspace, clips: Sequence[Clip]) -> list[ClipFrames]:
     """Open the caches of catalogued clips (attributes read inside the caller's session)."""

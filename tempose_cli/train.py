@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
@@ -287,7 +286,3 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
             run.status, run.step, run.finished_at = "done", trainer.step, utcnow()
     return run_id
 
-
-def latest_run(session: Session, kind: str = "train") -> Run | None:
-    return session.scalar(select(Run).where(Run.kind == kind, Run.status == "done")
-                          .order_by(Run.id.desc()))
