@@ -17,7 +17,9 @@ def demo(
     ctx: typer.Context,
     athletes: int = typer.Option(3, min=2, help="Generated athletes."),
     dives: int = typer.Option(3, min=1, help="Dives per athlete."),
-    size: int = typer.Option(128, help="Frame size (square) of the generated dives."),
+    size: int = typer.Option(
+        256, help="Frame size (square) of the generated dives (the whole flight is in view, "
+        "so at 128 px the diver is ~10 px tall and hard to find)."),
     steps: int = typer.Option(
         900, help="Self-supervised training steps (cpu profile; the first 600 are stage 1)."),
     seed: int = typer.Option(0, help="Seed of the generated dives and of training."),
@@ -46,7 +48,7 @@ def demo(
 
     clips_dir = ws.home / "demo-clips"
     cfg = SynthConfig(out_dir=clips_dir, athletes=athletes, clips=dives, fps=25.0,
-                      size=(size, size), seed=seed, heights=(5.0, 7.5, 10.0))
+                      size=(size, size), seed=seed)
     stems = [stem for stem, _, _ in plan(cfg)]
     if all((clips_dir / f"{s}.pose.csv").exists() for s in stems):
         say(f"1/4 dives already generated in {clips_dir}")
