@@ -164,11 +164,17 @@ class TemporalPoseModel(nn.Module):
             z_ti_dec = z_ti
         terms: dict[str, Tensor] = {}
         vis: dict[str, Tensor] = {"frames": b.frames, "box": box, "crops": crops}
+        r = self.cfg.recon_size
+        small: dict[str, Tensor] = {}
+
+        def at_recon(key: str, t: Tensor) -> Tensor:  # each tensor downsampled once a step
+            if key not in small:
+                small[key] = F.interpolate(t, size=(r, r), mode="area")  # (n, 3, r, r)
+            return small[key]
 
         if v.decoder and recon_loss is not None:
-            r = self.cfg.recon_size
-            target = F.interpolate(b.frames, size=(r, r), mode="area")  # (N, 3, r, r)
-            bg = F.interpolate(b.background, size=(r, r), mode="area")
+            target = at_recon("frames", b.frames)
+            bg = at_recon("background", b.background)
             rgb, mask, frame, _ = self.decode(z_tv, z_ti_dec, box, bg)
             pixel = foreground_weighted_mse(frame, target, bg, tc.fg_weight, tc.fg_threshold)
             if self.cfg.perceptual_region == "crop":
@@ -186,16 +192,17 @@ class TemporalPoseModel(nn.Module):
             vis.update(decoded=rgb, mask=mask, recon=frame, target=target)
 
         if v.stn:
-            all_box, frames, background = box, b.frames, b.background
+            all_box = box
             if b.extra_frames is not None:
                 all_box = torch.cat([box, self.boxes(b.extra_frames)])
-                frames = torch.cat([frames, b.extra_frames])
-                background = torch.cat([background, b.extra_background])
             if tc.w_cover > 0:
-                r = self.cfg.recon_size
+                frames = [at_recon("frames", b.frames)]
+                background = [at_recon("background", b.background)]
+                if b.extra_frames is not None:
+                    frames.append(at_recon("extra_frames", b.extra_frames))
+                    background.append(at_recon("extra_background", b.extra_background))
                 terms["cover"] = tc.w_cover * foreground_coverage_loss(
-                    all_box, F.interpolate(frames, size=(r, r), mode="area"),
-                    F.interpolate(background, size=(r, r), mode="area"), self.centre,
+                    all_box, torch.cat(frames), torch.cat(background), self.centre,
                     tc.fg_threshold)
             terms["box_prior"] = tc.w_box_prior * L.box_prior_loss(
                 all_box[:, :2], tc.box_prior_size, tc.box_prior_sigma)
