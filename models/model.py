@@ -58,6 +58,11 @@ def colour_jitter(x: Tensor, strength: float, generator: torch.Generator | None)
     return x.clamp(0, 1)
 
 
+def foreground_map(frames: Tensor, background: Tensor, threshold: float) -> Tensor:
+    """(N, 1, H, W) 1 where any channel differs from the background by more than threshold."""
+    return ((frames - background).abs().amax(1, keepdim=True) > threshold).to(frames.dtype)
+
+
 def foreground_weighted_mse(pred: Tensor, target: Tensor, background: Tensor, weight: float,
                             threshold: float) -> Tensor:
     """Pixel L2 with pixels unlike the background weighted ``1 + weight``.
@@ -70,8 +75,7 @@ def foreground_weighted_mse(pred: Tensor, target: Tensor, background: Tensor, we
     """
     if pred.shape != target.shape or target.shape != background.shape:
         raise ValueError(f"shapes differ: {pred.shape}, {target.shape}, {background.shape}")
-    fg = ((target - background).abs().amax(1, keepdim=True) > threshold).to(pred.dtype)
-    w = 1 + weight * fg  # (N, 1, H, W)
+    w = 1 + weight * foreground_map(target, background, threshold)  # (N, 1, H, W)
     return (w * (pred - target) ** 2).mean() / w.mean()
 
 
@@ -94,7 +98,7 @@ def foreground_coverage_loss(box: Tensor, frames: Tensor, background: Tensor, we
     within minutes on a CPU; ``w_cover = 0`` trains with the paper's losses alone.
     """
     N, _, H, W = frames.shape
-    fg = ((frames - background).abs().amax(1, keepdim=True) > threshold).to(frames.dtype)
+    fg = foreground_map(frames, background, threshold)
     k = max(3, (H // 6) | 1)  # odd blur kernel, ~1/6 of the frame
     fg = F.avg_pool2d(fg, k, stride=1, padding=k // 2, count_include_pad=False)
     cover = paste(weight.expand(N, 1, -1, -1), box, H, W)  # (N, 1, H, W)
@@ -182,9 +186,8 @@ class TemporalPoseModel(nn.Module):
                 # box is detached here: a loss seen only inside the box would otherwise
                 # pay the detector to move onto empty background.
                 m = mask * self.window
-                box_d = box.detach()
-                crop_hat = m * rgb + (1 - m) * self.crops(b.background, box_d)
-                rec = recon_loss(crop_hat, self.crops(b.frames, box_d))
+                crop_hat = m * rgb + (1 - m) * self.crops(b.background, box.detach())
+                rec = recon_loss(crop_hat, crops.detach())
             else:
                 rec = recon_loss(frame, target)
             terms["recon"] = tc.w_recon * pixel

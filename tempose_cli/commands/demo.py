@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from sqlalchemy import select
 
 from store.schema import Run
 from tempose_cli.app import app, state
+from tempose_cli.commands import progress_bar
 
 
 @app.command()
@@ -42,9 +43,7 @@ def demo(
     t0 = time.perf_counter()
 
     def bar() -> Progress:
-        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-                        console=st.console, transient=True, disable=st.json)
+        return progress_bar(st.console, st.json, transient=True)
 
     clips_dir = ws.home / "demo-clips"
     cfg = SynthConfig(out_dir=clips_dir, athletes=athletes, clips=dives, fps=25.0,

@@ -5,24 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
 from models.variants import VARIANTS
 from store.schema import Run
 from tempose_cli.app import app, state
+from tempose_cli.commands import progress_bar
 from tempose_cli.errors import TemposeError
 
 runs_app = typer.Typer(help="Training and fitting runs.\n\nExample: tempose runs list",
                        no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
-
-
-def _bar(console, disable: bool) -> Progress:  # noqa: ANN001
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=console,
-                    disable=disable)
 
 
 def _ids(text: str | None) -> list[int] | None:
@@ -73,7 +67,7 @@ def train(
                 "weak_2d": weak_2d or None})
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
-    with _bar(st.console, st.json) as bar:
+    with progress_bar(st.console, st.json) as bar:
         task = bar.add_task("training", total=None, info="")
 
         def progress(step: int, total: int, stage: int, terms: dict) -> None:
@@ -112,7 +106,7 @@ def extract(
     from tempose_cli.train import resolve_device
 
     st = state(ctx)
-    with _bar(st.console, st.json) as bar:
+    with progress_bar(st.console, st.json) as bar:
         task = bar.add_task("extracting", total=None, info="")
         written = run_extract(st.sessions(), st.workspace, run, _ids(clips),
                               resolve_device(device),
