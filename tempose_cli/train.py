@@ -8,6 +8,7 @@ checkpoints, logs and images.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import random
 from collections.abc import Callable
@@ -101,6 +102,18 @@ def stage_of(step: int, cfg: RunConfig) -> int:
     return 1 if gravity and step < cfg.train.stage1_steps else 2
 
 
+def detector_lr_mult(step: int, cfg: RunConfig) -> float:
+    """Detector rate multiplier: cosine from detector_lr_mult to the final value over stage 1.
+
+    Deterministic in the step, so ``--resume`` follows the same schedule.
+    """
+    tc = cfg.train
+    span = tc.stage1_steps if stage_of(0, cfg) == 1 else tc.steps
+    frac = min(1.0, step / max(1, span))
+    a, b = tc.detector_lr_mult, tc.detector_lr_final_mult
+    return b + 0.5 * (a - b) * (1.0 + math.cos(math.pi * frac))
+
+
 class Trainer:
     def __init__(self, cfg: RunConfig, store: FrameStore, device: torch.device, run_dir: Path,
                  perceptual_weights: str | None, ddp: Dist):
@@ -159,6 +172,9 @@ class Trainer:
         total, terms, vis = self.net(batch, stage, tc, self.recon, self.generator)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        if tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.optimizer.param_groups[1]["lr"] = tc.lr * detector_lr_mult(self.step, self.cfg)
         self.optimizer.step()
         self.step += 1
         terms["total"] = float(total.detach())

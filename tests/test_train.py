@@ -151,3 +151,18 @@ def test_torchrun_two_cpu_processes(home: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = json.loads(tempose(home, "runs", "list").stdout)
     assert runs[-1]["status"] == "done" and runs[-1]["step"] == 4
+
+
+def test_detector_rate_decays_over_stage_one_then_stays() -> None:
+    from tempose_cli.train import detector_lr_mult, run_config
+
+    cfg = run_config("cpu", "ours", "dive", {"steps": 900, "stage1_steps": 600})
+    rates = [detector_lr_mult(s, cfg) for s in range(0, 900, 50)]
+    assert rates[0] == pytest.approx(cfg.train.detector_lr_mult)
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))  # never rises
+    assert detector_lr_mult(600, cfg) == pytest.approx(cfg.train.detector_lr_final_mult)
+    assert detector_lr_mult(899, cfg) == pytest.approx(cfg.train.detector_lr_final_mult)
+    # Without a gravity stage the decay spans the whole run.
+    cfg2 = run_config("cpu", "ours-no-gravity", "dive", {"steps": 900})
+    assert detector_lr_mult(450, cfg2) == pytest.approx(
+        0.5 * (cfg2.train.detector_lr_mult + cfg2.train.detector_lr_final_mult))
