@@ -108,7 +108,16 @@ def state(ctx: typer.Context) -> State:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from tempose_cli.commands import clips, demo, doctor, ingest, stats, synth, train  # noqa: F401
+    from tempose_cli.commands import (  # noqa: F401
+        clips,
+        demo,
+        doctor,
+        fit,
+        ingest,
+        stats,
+        synth,
+        train,
+    )
 
 
 _register()

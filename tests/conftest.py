@@ -1,4 +1,5 @@
-"""Shared fixtures: a workspace, a CLI runner, and small videos made on the fly."""
+"""Shared fixtures: a workspace, a CLI runner, small videos made on the fly, and the
+helpers of the tests that need a catalogue with a (seeded, untrained) training run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from tempose_cli.app import app
 from tempose_cli.video import encode_mp4
+from tempose_cli.workspace import Workspace
 
 
 @pytest.fixture
@@ -59,3 +61,70 @@ def clip_factory(tmp_path: Path):
         return write_clip(tmp_path / "clips" / name, **kw)
 
     return make
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks: a second intra-op thread only adds contention on a busy 2-core box."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tempose(home: Path, *args, json_out: bool = True):
+    """``tempose --home HOME [--json] ARGS`` in-process; the CliRunner result."""
+    pre = ["--home", str(home)] + (["--json"] if json_out else [])
+    return CliRunner(env={"COLUMNS": "200"}).invoke(app, pre + [str(a) for a in args])
+
+
+def ok(home: Path, *args) -> dict | list:
+    """Run with ``--json``, assert success, return the parsed output."""
+    res = tempose(home, *args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def sessions(home: Path):
+    from store.db import open_catalogue, session_factory
+
+    return session_factory(open_catalogue(Workspace.from_options(home).url))
+
+
+def add_train_run(home: Path, name: str) -> tuple[int, Path]:
+    """A training run record with the checkpoint of an untrained (seeded) cpu model."""
+    import torch
+
+    from models.checkpoint import save_checkpoint
+    from models.config import ModelConfig, RunConfig, TrainConfig
+    from models.model import TemporalPoseModel
+    from models.variants import get_variant
+    from store.schema import Run
+
+    cfg = RunConfig(ModelConfig.profile("cpu"), TrainConfig(variant="ours"), "cpu")
+    torch.manual_seed(0)
+    model = TemporalPoseModel(cfg.model, get_variant("ours"))
+    with sessions(home).begin() as s:
+        run = Run(kind="train", variant="ours", profile="cpu", config=cfg.to_dict(),
+                  directory=f"runs/{name}", status="done")
+        s.add(run)
+        s.flush()
+        save_checkpoint(home / run.directory / "checkpoint.pt", config=cfg.to_dict(),
+                        model=model, optimizer=None, step=0, rng=None)
+        run.checkpoint_path = f"{run.directory}/checkpoint.pt"
+        return run.id, home / run.directory
+
+
+def generated_catalogue(root: Path, athletes: int = 3, clips: int = 2, seed: int = 3,
+                        heights: tuple[float, ...] = (5.0, 7.5)) -> Path:
+    """Generated dives (64 px, 20 fps) ingested into ``root/home``; returns the home."""
+    from tempose_cli.synth.generate import SynthConfig, generate
+
+    generate(SynthConfig(out_dir=root / "clips", athletes=athletes, clips=clips, fps=20.0,
+                         size=(64, 64), seed=seed, heights=heights))
+    home = root / "home"
+    res = CliRunner().invoke(app, ["--home", str(home), "ingest", str(root / "clips")])
+    assert res.exit_code == 0, res.output
+    return home

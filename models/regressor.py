@@ -1,0 +1,196 @@
+"""Pose regressors on frozen features (paper Sec. 3.4) and their training loop.
+
+Two networks from the features (z_tv, optionally concatenated with a 28-value 2D pose)
+to the 14 pelvis-centred 3D joints of ``dive14``:
+
+- ``mlp``: two hidden layers of 2048 ReLU units with dropout 0.5 (the paper's default);
+- ``resmlp``: linear -> 3 residual blocks of two 1024-unit ReLU layers -> linear
+  (Martinez et al.'s simple baseline, which the paper also uses).
+
+Inputs are standardised and outputs de-standardised by buffers fitted on the training
+side, so a checkpoint is self-contained. The last layer starts at zero: an untrained
+regressor predicts the training mean pose, the baseline it has to beat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+KINDS = ("mlp", "resmlp")
+PAPER_WIDTH = {"mlp": 2048, "resmlp": 1024}
+
+
+@dataclass(frozen=True)
+class RegressorConfig:
+    """Network and optimisation of one fit (saved in the fit's checkpoint)."""
+
+    kind: str = "mlp"  # mlp | resmlp
+    in_dim: int = 64  # feature dim (+ 28 with the 2D pose)
+    joints: int = 14
+    hidden: int | None = None  # None: the paper's width (2048 MLP, 1024 residual MLP)
+    blocks: int = 3  # residual blocks of the resmlp
+    dropout: float = 0.5
+    lr: float = 1e-3  # Adam
+    weight_decay: float = 0.0
+    batch: int = 256
+    steps: int = 2000
+    eval_every: int = 50  # validation MPJPE every this many steps (model selection)
+    patience: int = 8  # stop after this many evaluations without improvement
+    seed: int = 0
+
+    @property
+    def width(self) -> int:
+        return self.hidden or PAPER_WIDTH[self.kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RegressorConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class _Standardised(nn.Module):
+    """Input standardisation and output de-standardisation around ``self.body``."""
+
+    body: nn.Module
+
+    def __init__(self, cfg: RegressorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("x_mean", torch.zeros(cfg.in_dim))
+        self.register_buffer("x_std", torch.ones(cfg.in_dim))
+        self.register_buffer("y_mean", torch.zeros(cfg.joints * 3))
+        self.register_buffer("y_scale", torch.ones(()))
+
+    @torch.no_grad()
+    def fit_normalisation(self, x: Tensor, y: Tensor) -> None:
+        """Statistics of the training inputs (N, D) and poses (N, J, 3)."""
+        self.x_mean.copy_(x.mean(0))
+        self.x_std.copy_(x.std(0, unbiased=False).clamp_min(1e-6))
+        flat = y.reshape(len(y), -1)  # (N, J*3)
+        self.y_mean.copy_(flat.mean(0))
+        self.y_scale.copy_((flat - flat.mean(0)).std().clamp_min(1e-6))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = (x - self.x_mean) / self.x_std  # (B, D)
+        out = self.body(h)  # (B, J*3)
+        return (self.y_mean + self.y_scale * out).view(-1, self.cfg.joints, 3)  # (B, J, 3)
+
+    @staticmethod
+    def _zero_last(layer: nn.Linear) -> nn.Linear:
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+
+class MLPRegressor(_Standardised):
+    """Features -> 2 hidden ReLU layers (2048, dropout 0.5) -> 14 x 3 joints."""
+
+    def __init__(self, cfg: RegressorConfig):
+        super().__init__(cfg)
+        w = cfg.width
+        self.body = nn.Sequential(
+            nn.Linear(cfg.in_dim, w), nn.ReLU(), nn.Dropout(cfg.dropout),
+            nn.Linear(w, w), nn.ReLU(), nn.Dropout(cfg.dropout),
+            self._zero_last(nn.Linear(w, cfg.joints * 3)),
+        )
+
+
+class ResidualBlock(nn.Module):
+    """Two ReLU layers of the same width with a skip connection."""
+
+    def __init__(self, width: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.net(h)  # (B, W)
+
+
+class ResMLPRegressor(_Standardised):
+    """Features -> linear -> 3 residual blocks of two 1024 ReLU layers -> linear."""
+
+    def __init__(self, cfg: RegressorConfig):
+        super().__init__(cfg)
+        w = cfg.width
+        self.body = nn.Sequential(
+            nn.Linear(cfg.in_dim, w), nn.ReLU(), nn.Dropout(cfg.dropout),
+            *[ResidualBlock(w, cfg.dropout) for _ in range(cfg.blocks)],
+            self._zero_last(nn.Linear(w, cfg.joints * 3)),
+        )
+
+
+def build_regressor(cfg: RegressorConfig) -> MLPRegressor | ResMLPRegressor:
+    if cfg.kind == "mlp":
+        return MLPRegressor(cfg)
+    if cfg.kind == "resmlp":
+        return ResMLPRegressor(cfg)
+    raise ValueError(f"unknown regressor {cfg.kind!r} ({'|'.join(KINDS)})")
+
+
+def pose_loss(pred: Tensor, target: Tensor, scale: Tensor) -> Tensor:
+    """Mean squared joint error on the standardised scale (Martinez et al.)."""
+    return (((pred - target) / scale) ** 2).mean()
+
+
+@dataclass
+class LoopResult:
+    best_step: int  # the step whose weights were kept (0: none better than the start)
+    best_val: float  # validation MPJPE (metres) there; nan without validation data
+    steps_run: int
+    history: list[tuple[int, float, float]]  # (step, train loss, validation MPJPE)
+
+
+def train_loop(module: nn.Module, optimizer: torch.optim.Optimizer, cfg: RegressorConfig,
+               step_loss: Callable[[int], Tensor], validate: Callable[[], float] | None,
+               progress: Callable[[int, int, str], None] | None = None) -> LoopResult:
+    """Adam steps with model selection on the validation MPJPE and early stopping.
+
+    ``step_loss(step)`` returns the loss of one training mini-batch; ``validate()``
+    the validation MPJPE of ``module`` in eval mode. The weights of the best
+    validation step are restored into ``module`` at the end; without validation data
+    the last step's weights are kept.
+    """
+    history: list[tuple[int, float, float]] = []
+    best_val = validate() if validate else float("nan")
+    best_step, stale = 0, 0
+    best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    step = 0
+    running = float("nan")
+    for step in range(1, cfg.steps + 1):
+        module.train()
+        loss = step_loss(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = float(loss.detach())
+        running = value if running != running else 0.9 * running + 0.1 * value
+        if validate and (step % cfg.eval_every == 0 or step == cfg.steps):
+            val = validate()
+            history.append((step, running, val))
+            if val < best_val:
+                best_val, best_step, stale = val, step, 0
+                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            else:
+                stale += 1
+            if stale >= cfg.patience:
+                break
+        if progress:
+            info = f"loss={running:.4g}"
+            if history:
+                info += f" val={1000 * history[-1][2]:.1f}mm best={1000 * best_val:.1f}mm"
+            progress(step, cfg.steps, info)
+    if validate:
+        module.load_state_dict(best_state)
+    else:
+        best_step = step
+    module.eval()
+    return LoopResult(best_step, best_val, step, history)

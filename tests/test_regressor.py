@@ -1,0 +1,87 @@
+"""Pose regressors and their training loop (models/regressor.py)."""
+
+import pytest
+import torch
+
+from models.regressor import (
+    MLPRegressor,
+    RegressorConfig,
+    ResMLPRegressor,
+    build_regressor,
+    pose_loss,
+    train_loop,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks: a second intra-op thread only adds contention on a busy 2-core box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_paper_sizes_by_default() -> None:
+    mlp = build_regressor(RegressorConfig(kind="mlp", in_dim=64))
+    linears = [m for m in mlp.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (64, 2048), (2048, 2048), (2048, 42)]
+    assert any(isinstance(m, torch.nn.Dropout) and m.p == 0.5 for m in mlp.modules())
+    res = build_regressor(RegressorConfig(kind="resmlp", in_dim=64 + 28))
+    linears = [m for m in res.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears[0].in_features == 92 and linears[-1].out_features == 42
+    assert len(linears) == 1 + 3 * 2 + 1 and all(m.out_features == 1024 for m in linears[:-1])
+    assert isinstance(mlp, MLPRegressor) and isinstance(res, ResMLPRegressor)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "resmlp"])
+def test_untrained_regressor_predicts_the_training_mean_pose(kind) -> None:
+    cfg = RegressorConfig(kind=kind, in_dim=5, hidden=16)
+    reg = build_regressor(cfg).eval()
+    x, y = torch.randn(40, 5), torch.randn(40, 14, 3)
+    reg.fit_normalisation(x, y)
+    out = reg(torch.randn(3, 5))  # (3, 14, 3)
+    assert out.shape == (3, 14, 3)
+    assert torch.allclose(out, y.mean(0).expand(3, -1, -1), atol=1e-6)
+
+
+def test_unknown_kind_raises() -> None:
+    with pytest.raises(ValueError, match="unknown regressor"):
+        build_regressor(RegressorConfig(kind="cnn"))
+
+
+def test_config_round_trips() -> None:
+    cfg = RegressorConfig(kind="resmlp", in_dim=92, hidden=32, seed=3)
+    assert RegressorConfig.from_dict({**cfg.to_dict(), "removed_field": 1}) == cfg
+    assert cfg.width == 32 and RegressorConfig(kind="resmlp").width == 1024
+
+
+@pytest.mark.parametrize("kind", ["mlp", "resmlp"])
+def test_train_loop_learns_a_linear_map_and_keeps_the_best_step(kind) -> None:
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(6, 42, generator=g)
+    x = torch.randn(512, 6, generator=g)
+    y = (x @ W).view(-1, 14, 3) * 0.1
+    cfg = RegressorConfig(kind=kind, in_dim=6, hidden=64, dropout=0.0, steps=300,
+                          eval_every=25, patience=100, lr=3e-3)
+    torch.manual_seed(0)
+    reg = build_regressor(cfg)
+    reg.fit_normalisation(x[:400], y[:400])
+    opt = torch.optim.Adam(reg.parameters(), lr=cfg.lr)
+
+    def step_loss(step: int) -> torch.Tensor:
+        idx = torch.randint(400, (64,), generator=g)
+        return pose_loss(reg(x[idx]), y[idx], reg.y_scale)
+
+    @torch.no_grad()
+    def validate() -> float:
+        reg.eval()
+        return float((reg(x[400:]) - y[400:]).norm(dim=-1).mean())
+
+    start = validate()
+    res = train_loop(reg, opt, cfg, step_loss, validate)
+    assert res.best_val == pytest.approx(validate(), rel=1e-5)  # best weights restored
+    assert res.best_val < 0.2 * start
+    assert res.best_val == min(v for _, _, v in res.history)
+    assert not reg.training
