@@ -43,19 +43,9 @@ def pose_distance_curve(tracks: Iterable[np.ndarray], max_delta: int
 
 
 def plot_curve(path: Path, deltas: np.ndarray, mean_mm: np.ndarray, title: str) -> None:
-    import matplotlib
+    from tempose_cli.plots import Series, line_plot
+    from tempose_cli.visualise import save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from store.files import write_atomic
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    ax.plot(deltas, mean_mm, marker=".", lw=1.2)
-    ax.set_xlabel("frame gap Δ")
-    ax.set_ylabel("mean pelvis-centred MPJPE (mm)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    write_atomic(Path(path), lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
+    img = line_plot([Series(deltas, mean_mm, markers=True)], title, "frame gap (delta)",
+                    "mean pelvis-centred MPJPE (mm)", size=(700, 450))
+    save_png(Path(path), img)
