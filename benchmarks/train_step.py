@@ -42,6 +42,31 @@ def timed(fn, n: int) -> float:  # noqa: ANN001
     return (time.perf_counter() - t0) / n
 
 
+def step_costs(trainer: Trainer, steps: int) -> tuple[list[tuple[int, float, float]], int, int]:
+    """[(stage, full s/step, bare s/step)], frames per step, detector-only frames per step."""
+    rows = []
+    for stage, mode in ((1, "gravity"), (2, "contrastive")):
+        full = timed(lambda stage=stage: trainer.train_step(stage), steps)
+        fb = (trainer.sampler.equidistant if stage == 1 else trainer.sampler.contrastive)()
+        extra = trainer.sampler.random_frames(trainer.cfg.train.detector_extra)
+        real = trainer.store.batch(fb, torch.device("cpu"), extra=extra)
+        rand = Batch(frames=torch.rand_like(real.frames),
+                     background=torch.rand_like(real.background), delta=real.delta,
+                     clip=real.clip, groups=real.groups, group_size=real.group_size,
+                     mode=mode, extra_frames=torch.rand_like(real.extra_frames),
+                     extra_background=torch.rand_like(real.extra_background))
+
+        def bare(rand=rand, stage=stage) -> None:  # noqa: ANN001
+            total, _, _ = trainer.model.losses(rand, stage, trainer.cfg.train, trainer.recon,
+                                               trainer.generator)
+            trainer.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            trainer.optimizer.step()
+
+        rows.append((stage, full, timed(bare, steps)))
+    return rows, real.frames.shape[0], len(extra[0])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
@@ -62,29 +87,9 @@ def main() -> None:
         cfg = run_config("cpu", args.variant, "dive", {"steps": 10**6})
         trainer = Trainer(cfg, FrameStore(clips), torch.device("cpu"), root / "run", None,
                           Dist())
-        rows = []
-        for stage, mode in ((1, "gravity"), (2, "contrastive")):
-            full = timed(lambda stage=stage: trainer.train_step(stage), args.steps)
-            fb = (trainer.sampler.equidistant if stage == 1 else trainer.sampler.contrastive)()
-            extra = trainer.sampler.random_frames(trainer.cfg.train.detector_extra)
-            real = trainer.store.batch(fb, torch.device("cpu"), extra=extra)
-            rand = Batch(frames=torch.rand_like(real.frames),
-                         background=torch.rand_like(real.background), delta=real.delta,
-                         clip=real.clip, groups=real.groups, group_size=real.group_size,
-                         mode=mode, extra_frames=torch.rand_like(real.extra_frames),
-                         extra_background=torch.rand_like(real.extra_background))
-
-            def bare(rand=rand, stage=stage) -> None:  # noqa: ANN001
-                total, _, _ = trainer.model.losses(rand, stage, trainer.cfg.train, trainer.recon,
-                                                   trainer.generator)
-                trainer.optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                trainer.optimizer.step()
-
-            rows.append((stage, full, timed(bare, args.steps)))
+        rows, n, extra = step_costs(trainer, args.steps)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    n = real.frames.shape[0]
-    print(f"cpu profile, variant {args.variant}, {n} frames/step (+{len(extra[0])} detector-only) "
+    print(f"cpu profile, variant {args.variant}, {n} frames/step (+{extra} detector-only) "
           f"of {args.size}x{args.size}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'stage':>5} {'full s/step':>12} {'bare s/step':>12} {'full/bare':>10} "

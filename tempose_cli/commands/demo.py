@@ -6,17 +6,19 @@ import time
 
 import typer
 from rich.progress import Progress
-from sqlalchemy import select
+from rich.table import Table
 
-from store.schema import Run
 from tempose_cli.app import app, state
 from tempose_cli.commands import progress_bar
+
+FRACTIONS = (0.2, 0.05)  # label fractions the demo fits (every 5th and every 20th frame)
 
 
 @app.command()
 def demo(
     ctx: typer.Context,
-    athletes: int = typer.Option(3, min=2, help="Generated athletes."),
+    athletes: int = typer.Option(4, min=3, help="Generated athletes (diver-split needs 3: "
+                                 "train, validation, test)."),
     dives: int = typer.Option(3, min=1, help="Dives per athlete."),
     size: int = typer.Option(
         256, help="Frame size (square) of the generated dives (the whole flight is in view, "
@@ -24,75 +26,115 @@ def demo(
     steps: int = typer.Option(
         900, help="Self-supervised training steps (cpu profile; the first 600 are stage 1)."),
     seed: int = typer.Option(0, help="Seed of the generated dives and of training."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda."),
 ) -> None:
-    """Generate dives, ingest them, train the self-supervised model and extract features.
+    """The whole pipeline on generated dives: synth, ingest, train, extract, fit, evaluate,
+    analyze, export.
 
-    Everything goes into the workspace (--home); running it again reuses what is done.
+    Generates dives, ingests them, trains `ours` (gravity pre-training, then DSL),
+    extracts features, fits the MLP on diver-split at label fractions 0.2 and 0.05,
+    analyses one test dive (CSV, TRC, JSON, overlay MP4, plots) and exports the other
+    test dives without video. Everything goes into the workspace (--home); running it
+    again reuses what the catalogue says is done.
 
     Example: tempose demo --steps 900
     """
-    from tempose_cli.extract import extract
-    from tempose_cli.ingest import IngestOptions, discover, ingest_file
-    from tempose_cli.synth.generate import SynthConfig, default_jobs, generate, plan
-    from tempose_cli.train import resolve_device, run_config, train_command
+    from sqlalchemy import select
+
+    from store.schema import Evaluation, Run
+    from tempose_cli.analyze import AnalyzeOptions, analyze
+    from tempose_cli.fitdata import FitOptions
+    from tempose_cli.pipeline import ensure_dives, ensure_features, ensure_fit, ensure_train
+    from tempose_cli.splits import every_from
+    from tempose_cli.synth.generate import SynthConfig
+    from tempose_cli.train import resolve_device, run_config
 
     st = state(ctx)
     ws = st.workspace
     sessions = st.sessions()
+    dev = resolve_device(device)
     say = st.console.print if not st.json else (lambda *a, **k: None)
     t0 = time.perf_counter()
 
     def bar() -> Progress:
         return progress_bar(st.console, st.json, transient=True)
 
-    clips_dir = ws.home / "demo-clips"
-    cfg = SynthConfig(out_dir=clips_dir, athletes=athletes, clips=dives, fps=25.0,
+    cfg = SynthConfig(out_dir=ws.home / "demo-clips", athletes=athletes, clips=dives, fps=25.0,
                       size=(size, size), seed=seed)
-    stems = [stem for stem, _, _ in plan(cfg)]
-    if all((clips_dir / f"{s}.pose.csv").exists() for s in stems):
-        say(f"1/4 dives already generated in {clips_dir}")
-    else:
-        with bar() as b:
-            task = b.add_task("1/4 generating dives", total=len(stems), info="")
-            generate(cfg, on_clip=lambda r: b.advance(task), jobs=default_jobs())
-        say(f"1/4 generated {len(stems)} dives in {clips_dir}")
-
-    files, _ = discover([clips_dir])
-    counts = {"ingested": 0, "catalogued": 0}
     with bar() as b:
-        task = b.add_task("2/4 ingesting", total=len(files), info="")
-        for f in files:
-            counts[ingest_file(sessions, ws, f, IngestOptions()).status] += 1
-            b.advance(task)
-    say(f"2/4 catalogue: {counts['ingested']} clips ingested, {counts['catalogued']} already there")
+        task = b.add_task("1/6 dives", total=None, info="")
+        data = ensure_dives(sessions, ws, cfg, lambda i, n, what: b.update(
+            task, completed=i, total=n, description=f"1/6 {what}"))
+    say(f"1/6 {data['files']} dives in {cfg.out_dir} ({data['generated']} generated, "
+        f"{data['ingested']} ingested, {data['catalogued']} already catalogued)")
 
     rc = run_config("cpu", "ours", "dive", {"steps": steps, "seed": seed,
                                             "stage1_steps": min(600, max(1, 2 * steps // 3))})
-    with sessions.begin() as s:
-        done = [r for r in s.scalars(select(Run).where(Run.kind == "train", Run.status == "done"))
-                if r.config == rc.to_dict()]
-        run_id = done[-1].id if done else None
-    if run_id is not None:
-        say(f"3/4 reusing training run {run_id}")
-    else:
+    with bar() as b:
+        task = b.add_task("2/6 training", total=steps, info="")
+        run_id, reused = ensure_train(
+            sessions, ws, rc, device, lambda i, n, stage, terms: b.update(
+                task, completed=i, description=f"2/6 training (stage {stage})",
+                info=f"recon={terms.get('recon', 0):.4f}"))
+    say(f"2/6 {'reusing' if reused else 'trained'} run {run_id} ({steps} steps)")
+    with bar() as b:
+        b.add_task("3/6 extracting features", total=None, info="")
+        n = ensure_features(sessions, ws, run_id, dev)
+    say(f"3/6 features of run {run_id}: {n} clips extracted")
+
+    results = []
+    for fraction in FRACTIONS:
+        opts = FitOptions(split="diver", every=every_from(fraction=fraction), seed=seed)
         with bar() as b:
-            task = b.add_task("3/4 training", total=steps, info="")
-            run_id = train_command(
-                sessions, ws, cfg=rc, resume=None, steps=None, device_name="auto",
-                clip_ids=None, perceptual_weights=None, log=lambda m: None,
-                progress=lambda i, n, stage, terms: b.update(
-                    task, completed=i, description=f"3/4 training (stage {stage})",
-                    info=f"recon={terms.get('recon', 0):.4f}"))
-        say(f"3/4 trained run {run_id} ({steps} steps)")
-    written = extract(sessions, ws, run_id, None, resolve_device("auto"))
-    with sessions.begin() as s:
-        run_dir = ws.abs(s.get(Run, run_id).directory)
-    say(f"4/4 features of {len(written)} clips in {run_dir / 'features'}")
-    summary = {"home": str(ws.home), "clips": len(files), "run": run_id,
-               "run_dir": str(run_dir), "images": str(run_dir / "images"),
+            task = b.add_task(f"4/6 fit, fraction {fraction:g}", total=opts.steps, info="")
+
+            def tick(i: int, n: int, info: str, b: Progress = b, task: int = task) -> None:
+                b.update(task, completed=i, total=n, info=info)
+
+            fit_id, reused = ensure_fit(sessions, ws, run_id, opts, dev, tick)
+        with sessions.begin() as s:
+            ev = s.scalars(select(Evaluation).where(Evaluation.run_id == fit_id)).one()
+            fit = s.get(Run, fit_id)
+            results.append({"fit": fit_id, "fraction": fraction, "mpjpe": ev.mpjpe,
+                            "n_mpjpe": ev.n_mpjpe, "p_mpjpe": ev.p_mpjpe,
+                            "train_frames": fit.config["labelled_frames"]["train"],
+                            "test_frames": ev.n_frames, "test": fit.config["split"]["test"]})
+        say(f"4/6 {'reusing' if reused else 'fitted'} fit {fit_id} (fraction {fraction:g})")
+
+    best = results[0]
+    test_ids = list(best["test"])
+    with bar() as b:
+        b.add_task(f"5/6 analysing dive {test_ids[0]}", total=None, info="")
+        shown = analyze(sessions, ws, test_ids[0], AnalyzeOptions(
+            fit_id=best["fit"], command="tempose demo"), dev)
+    say(f"5/6 analysed dive {test_ids[0]}: {shown['folder']}")
+    exported = []
+    with bar() as b:
+        task = b.add_task("6/6 exporting test dives", total=len(test_ids) - 1, info="")
+        for cid in test_ids[1:]:
+            exported.append(analyze(sessions, ws, cid, AnalyzeOptions(
+                fit_id=best["fit"], video=False, command="tempose demo"), dev)["folder"])
+            b.advance(task)
+    say(f"6/6 exported {len(exported)} more test dives (no video) to {ws.exports_dir}")
+
+    summary = {"home": str(ws.home), "run": run_id, "fits": results,
+               "analysis": shown, "exports": exported,
                "seconds": round(time.perf_counter() - t0, 1)}
     if st.json:
         st.emit(summary)
-    else:
-        say(f"done in {summary['seconds']} s. Look at the training images in "
-            f"{summary['images']}; list the catalogue with: tempose --home {ws.home} clips list")
+        return
+    table = Table(title="Diver-split test error (mm), athletes never seen by the regressor")
+    for col in ("fit", "label fraction", "labelled train frames", "test frames", "MPJPE",
+                "N-MPJPE", "P-MPJPE"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(str(r["fit"]), f"{r['fraction']:g}", str(r["train_frames"]),
+                      str(r["test_frames"]), f"{r['mpjpe']:.1f}", f"{r['n_mpjpe']:.1f}",
+                      f"{r['p_mpjpe']:.1f}")
+    st.console.print(table)
+    files = shown["files"]
+    for key in ("csv", "trc", "json", "overlay", "angles_png", "cg_png", "rotation_png"):
+        if key in files:
+            st.console.print(f"  {key:>12}: {files[key]}", soft_wrap=True)
+    st.console.print(f"done in {summary['seconds']} s. Compare runs with: "
+                     f"tempose --home {ws.home} runs compare", soft_wrap=True)

@@ -1,0 +1,120 @@
+"""Throughput: `tempose analyze` and training against bare baselines, in one run.
+
+Run:  .venv/bin/python benchmarks/throughput.py --home HOME [--fit F] [--clip C]
+      [--repeats 3] [--steps 20]
+
+Needs a workspace with a fit (e.g. after `tempose demo`). Measures, on one clip:
+  ffmpeg      decoding the clip's video to null (frames/s)
+  bare        detector + encoder + decoder (mask) + regressor forward passes on random
+              tensors of the clip's frame shape, batches of 32 (frames/s)
+  analyze     tempose_cli.analyze.analyze in-process, with and without the overlay
+              video (frames/s; includes model loading, exports and plots, not imports)
+and training: seconds per step of Trainer.train_step against a bare loop over the same
+networks and losses on random tensors (benchmarks/train_step.py), on HOME's clips.
+Prints each figure and its ratio to the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_step import step_costs  # noqa: E402
+
+from store.catalogue import get_clip, list_clips  # noqa: E402
+from store.db import open_catalogue, session_factory  # noqa: E402
+from store.schema import Run  # noqa: E402
+from tempose_cli.analyze import AnalyzeOptions, analyze  # noqa: E402
+from tempose_cli.dataset import FrameStore, load_clips  # noqa: E402
+from tempose_cli.evaluate import load_fit  # noqa: E402
+from tempose_cli.extract import load_model  # noqa: E402
+from tempose_cli.train import Dist, Trainer  # noqa: E402
+from tempose_cli.video import ffmpeg_exe  # noqa: E402
+from tempose_cli.workspace import Workspace  # noqa: E402
+
+
+def best_of(fn, repeats: int) -> float:  # noqa: ANN001
+    """Fastest of ``repeats`` timed calls after one warm-up (seconds)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--home", required=True)
+    ap.add_argument("--fit", type=int, default=None, help="default: the latest fit")
+    ap.add_argument("--clip", type=int, default=None, help="default: the fit's first test clip")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=20, help="training steps timed per stage")
+    args = ap.parse_args()
+    ws = Workspace.from_options(args.home)
+    sessions = session_factory(open_catalogue(ws.url))
+    cpu = torch.device("cpu")
+    with sessions.begin() as s:
+        fit = (s.get(Run, args.fit) if args.fit else
+               s.scalars(select(Run).where(Run.kind == "fit").order_by(Run.id.desc())).first())
+        if fit is None:
+            sys.exit("no fit in this workspace: run tempose demo first")
+        clip_id = args.clip or fit.config["split"]["test"][0]
+        clip = get_clip(s, clip_id)
+        video, n = ws.abs(clip.path), clip.frame_count
+        reg_model, _ = load_fit(s, ws, fit.id, cpu)
+        model, cfg = load_model(ws, s.get(Run, fit.parent_id), cpu)
+        frames = load_clips(ws, [clip])[0]
+        all_clips = load_clips(ws, list(list_clips(s, sport="dive")))
+    h, w = frames.frames.shape[1:3]
+
+    def decode() -> None:
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-f", "null", "-"],
+                       check=True)
+
+    @torch.no_grad()
+    def bare() -> None:
+        for a in range(0, n, 32):
+            x = torch.rand(min(32, n - a), 3, h, w)  # (B, 3, H, W)
+            box, z_tv, z_ti = model.encode(x)
+            if model.variant.decoder:
+                model.decoder(z_tv, z_ti)
+            reg_model.regressor(model.features(z_tv, z_ti))
+
+    def run_analyze(video: bool) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            analyze(sessions, ws, clip_id, AnalyzeOptions(fit_id=fit.id, out=Path(tmp),
+                                                          video=video), cpu)
+
+    t_dec = best_of(decode, args.repeats)
+    t_bare = best_of(bare, args.repeats)
+    t_novid = best_of(lambda: run_analyze(False), args.repeats)
+    t_vid = best_of(lambda: run_analyze(True), args.repeats)
+    print(f"clip {clip_id}: {n} frames, {w}x{h} work size; fit {fit.id} (run {fit.parent_id}, "
+          f"{cfg.train.variant}); torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'':28} {'frames/s':>9} {'vs ffmpeg':>10} {'vs bare':>8}")
+    for name, t in (("ffmpeg decode to null", t_dec), ("bare forward passes", t_bare),
+                    ("analyze --no-video", t_novid), ("analyze (with overlay MP4)", t_vid)):
+        print(f"{name:28} {n / t:9.1f} {t_dec / t:10.3f} {t_bare / t:8.3f}")
+
+    trainer = Trainer(cfg, FrameStore(all_clips), cpu, Path(tempfile.mkdtemp()), None, Dist())
+    rows, per_step, extra = step_costs(trainer, args.steps)
+    print(f"training ({cfg.train.variant}, {per_step} frames/step + {extra} detector-only):")
+    print(f"{'stage':>5} {'steps/s':>8} {'bare steps/s':>13} {'full/bare time':>15}")
+    for stage, full, bare_s in rows:
+        print(f"{stage:>5} {1 / full:8.2f} {1 / bare_s:13.2f} {full / bare_s:15.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The demo's resumable steps: identical configurations are reused, not redone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from tempose_cli.fitdata import FitOptions
+from tempose_cli.pipeline import done_train_run, ensure_features, ensure_fit
+from tempose_cli.workspace import Workspace
+from tests.conftest import add_train_run, generated_catalogue, sessions
+
+
+def test_features_and_fits_are_reused(tmp_path: Path, one_thread) -> None:
+    home = generated_catalogue(tmp_path, athletes=3, clips=1)
+    run_id, _ = add_train_run(home, "0001-ours")
+    ws, ss, cpu = Workspace.from_options(home), sessions(home), torch.device("cpu")
+    assert ensure_features(ss, ws, run_id, cpu) == 3
+    assert ensure_features(ss, ws, run_id, cpu) == 0  # all extracted: nothing to do
+    opts = FitOptions(split="diver", every=2, steps=20, hidden=16, batch=32)
+    first, reused = ensure_fit(ss, ws, run_id, opts, cpu)
+    assert not reused
+    assert ensure_fit(ss, ws, run_id, opts, cpu) == (first, True)
+    other, reused = ensure_fit(ss, ws, run_id, FitOptions(**{**opts.to_dict(), "every": 3}),
+                               cpu)
+    assert not reused and other != first
+
+
+def test_train_runs_match_on_the_whole_config(tmp_path: Path) -> None:
+    from models.config import RunConfig
+
+    home = tmp_path / "home"
+    home.mkdir()
+    run_id, _ = add_train_run(home, "0001-ours")
+    with sessions(home).begin() as s:
+        from store.schema import Run
+
+        cfg = RunConfig.from_dict(s.get(Run, run_id).config)
+        assert done_train_run(s, cfg).id == run_id
+        longer = RunConfig(cfg.model, replace(cfg.train, steps=cfg.train.steps + 1), cfg.profile)
+        assert done_train_run(s, longer) is None
