@@ -35,7 +35,7 @@ from store.catalogue import get_clip
 from store.files import write_atomic
 from store.schema import Clip, Export, Run
 from tempose_cli import biomech, exports, overlay, plots, smoothing
-from tempose_cli.dataset import features_path, load_clips
+from tempose_cli.dataset import features_path, load_clips, require_clip
 from tempose_cli.dive_analysis import analyse_dive
 from tempose_cli.errors import NotFoundError, TemposeError
 from tempose_cli.evaluate import predict
@@ -139,9 +139,7 @@ def _matrix(camera: dict | None, key: str) -> np.ndarray | None:
 
 
 def resolve(s: Session, ws: Workspace, clip_id: int, fit_id: int | None) -> Target:
-    clip = get_clip(s, clip_id)
-    if clip is None:
-        raise NotFoundError(f"no clip with id {clip_id} (see: tempose clips list)")
+    clip = require_clip(s, clip_id)
     for what, stored in (("frame cache", clip.frames_path),
                          ("background", clip.background_path)):
         if not ws.abs(stored).exists():

@@ -9,11 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from sqlalchemy.orm import Session
 
 from models.sampler import FrameBatch
 from store.framecache import open_frames
 from store.schema import Clip
-from tempose_cli.errors import TemposeError
+from tempose_cli.errors import NotFoundError, TemposeError
 from tempose_cli.labels import PoseTrack
 from tempose_cli.workspace import Workspace
 
@@ -30,6 +31,14 @@ class ClipFrames:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+def require_clip(session: Session, clip_id: int) -> Clip:
+    """The catalogued clip ``clip_id``, or a NotFoundError that says where to look."""
+    clip = session.get(Clip, clip_id)
+    if clip is None:
+        raise NotFoundError(f"no clip with id {clip_id} (see: tempose clips list)")
+    return clip
 
 
 def load_clips(ws: Workspace, clips: Sequence[Clip]) -> list[ClipFrames]:

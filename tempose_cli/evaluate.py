@@ -27,6 +27,7 @@ from models.variants import get_variant
 from store.catalogue import get_clip
 from store.files import write_atomic
 from store.schema import Evaluation, Export, Run
+from tempose_cli.dataset import require_clip
 from tempose_cli.errors import NotFoundError, TemposeError
 from tempose_cli.finetune import encode_features
 from tempose_cli.fitdata import ClipSource, FitOptions, clip_sources, inputs, load_features
@@ -145,9 +146,7 @@ def predict(sessions: sessionmaker[Session], ws: Workspace, fit_id: int, clip_id
     device = device or torch.device("cpu")
     with sessions.begin() as s:
         model, _ = load_fit(s, ws, fit_id, device)
-        clip = get_clip(s, clip_id)
-        if clip is None:
-            raise NotFoundError(f"no clip with id {clip_id} (see: tempose clips list)")
+        clip = require_clip(s, clip_id)
         src = clip_sources(s, ws, [clip], open_frames=model.pose_model is not None)[0]
     return model.predict(src)
 

@@ -14,10 +14,10 @@ from models.checkpoint import load_checkpoint
 from models.config import RunConfig
 from models.model import TemporalPoseModel
 from models.variants import get_variant
-from store.catalogue import get_clip, list_clips
+from store.catalogue import list_clips
 from store.files import write_atomic
 from store.schema import Export, Run
-from tempose_cli.dataset import FrameStore, features_path, load_clips
+from tempose_cli.dataset import FrameStore, features_path, load_clips, require_clip
 from tempose_cli.errors import NotFoundError, TemposeError
 from tempose_cli.visualise import save_png, to_image
 from tempose_cli.workspace import Workspace
@@ -71,9 +71,7 @@ def extract(sessions: sessionmaker[Session], ws: Workspace, run_id: int,
         if clip_ids:
             rows = []
             for cid in clip_ids:
-                clip = get_clip(s, cid)
-                if clip is None:
-                    raise NotFoundError(f"no clip with id {cid} (see: tempose clips list)")
+                clip = require_clip(s, cid)
                 rows.append(clip)
         else:
             rows = list(list_clips(s))
@@ -121,9 +119,7 @@ def transfer(sessions: sessionmaker[Session], ws: Workspace, run_id: int, a: str
         model, cfg = load_model(ws, run, device)
         rows = []
         for cid, t in refs:
-            clip = get_clip(s, cid)
-            if clip is None:
-                raise NotFoundError(f"no clip with id {cid} (see: tempose clips list)")
+            clip = require_clip(s, cid)
             if not 0 <= t < clip.frame_count:
                 raise TemposeError(f"clip {cid} has frames 0..{clip.frame_count - 1}, not {t}")
             rows.append(clip)

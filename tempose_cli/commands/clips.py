@@ -7,10 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from store.catalogue import get_clip, list_clips
+from store.catalogue import list_clips
 from store.schema import Clip
 from tempose_cli.app import app, state
-from tempose_cli.errors import NotFoundError
 
 clips_app = typer.Typer(
     help="Browse the catalogued clips.\n\nExample: tempose clips list --sport dive",
@@ -72,11 +71,11 @@ def show_cmd(ctx: typer.Context, clip_id: int = typer.Argument(..., help="Clip i
 
     Example: tempose clips show 3
     """
+    from tempose_cli.dataset import require_clip
+
     st = state(ctx)
     with st.sessions().begin() as s:
-        clip = get_clip(s, clip_id)
-        if clip is None:
-            raise NotFoundError(f"no clip with id {clip_id} (see: tempose clips list)")
+        clip = require_clip(s, clip_id)
         rec = clip_record(clip)
     if st.json:
         st.emit(rec)
