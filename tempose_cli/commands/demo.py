@@ -98,10 +98,14 @@ def demo(
             results.append({"fit": fit_id, "fraction": fraction, "mpjpe": ev.mpjpe,
                             "n_mpjpe": ev.n_mpjpe, "p_mpjpe": ev.p_mpjpe,
                             "train_frames": fit.config["labelled_frames"]["train"],
-                            "test_frames": ev.n_frames, "test": fit.config["split"]["test"]})
+                            "test_frames": ev.n_frames, "test": fit.config["split"]["test"],
+                            "best_step": fit.config.get("best_step"),
+                            "val_mpjpe": fit.config.get("best_val_mpjpe_mm")})
         say(f"4/6 {'reusing' if reused else 'fitted'} fit {fit_id} (fraction {fraction:g})")
 
-    best = results[0]
+    # The analysed dive uses the fit that did best on the validation athlete (never the
+    # test metrics: that would be selecting on the test set).
+    best = min(results, key=lambda r: r["val_mpjpe"] if r["val_mpjpe"] is not None else 1e9)
     test_ids = list(best["test"])
     with bar() as b:
         b.add_task(f"5/6 analysing dive {test_ids[0]}", total=None, info="")
@@ -132,6 +136,9 @@ def demo(
                       str(r["test_frames"]), f"{r['mpjpe']:.1f}", f"{r['n_mpjpe']:.1f}",
                       f"{r['p_mpjpe']:.1f}")
     st.console.print(table)
+    if any(r["best_step"] == 0 for r in results):
+        say("note: where no regressor step beat the mean pose on the validation athlete, "
+            "the fit kept the mean pose (see benchmarks/RESULTS.md)", style="yellow")
     files = shown["files"]
     for key in ("csv", "trc", "json", "overlay", "angles_png", "cg_png", "rotation_png"):
         if key in files:

@@ -108,7 +108,8 @@ def _show_evaluation(st: State, fit_id: int, summary: dict | None = None) -> Non
                "mode": run.config["mode"], "labelled_frames": run.config["labelled_frames"],
                "mpjpe": ev.mpjpe, "n_mpjpe": ev.n_mpjpe, "p_mpjpe": ev.p_mpjpe,
                "n_frames": ev.n_frames, "per_joint": ev.details["per_joint"],
-               "per_clip": ev.details["per_clip"]}
+               "per_clip": ev.details["per_clip"],
+               "best_step": run.config.get("best_step")}
     if summary is not None:
         rec["export"] = summary.get("export")
     if st.json:
@@ -118,6 +119,11 @@ def _show_evaluation(st: State, fit_id: int, summary: dict | None = None) -> Non
     st.console.print(f"fit {fit_id} ({rec['mode']}, {rec['split']}-split, every {rec['every']}: "
                      f"{n['train']} labelled training frames) on {rec['n_frames']} test frames: "
                      f"{_metrics_line(rec)}")
+    if rec["best_step"] == 0 and run.config.get("best_val_mpjpe_mm") is not None:
+        # The regressor starts at the training mean pose; step 0 kept = no step did better
+        # on the validation clips: the features did not generalise to them.
+        st.console.print("warning: no training step beat the mean pose on the validation "
+                         "clips; this fit predicts the training mean pose", style="yellow")
     table = Table(title=f"fit {fit_id}: per joint (mm)")
     table.add_column("joint")
     for k in METRICS:
