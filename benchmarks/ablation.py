@@ -24,14 +24,18 @@ import time
 from pathlib import Path
 
 import torch
-from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from store.db import open_catalogue, session_factory  # noqa: E402
-from store.schema import Evaluation, Run  # noqa: E402
 from tempose_cli.fitdata import FitOptions  # noqa: E402
-from tempose_cli.pipeline import ensure_dives, ensure_features, ensure_fit, ensure_train  # noqa: E402
+from tempose_cli.pipeline import (  # noqa: E402
+    ensure_dives,
+    ensure_features,
+    ensure_fit,
+    ensure_train,
+    fit_result,
+)
 from tempose_cli.splits import every_from  # noqa: E402
 from tempose_cli.synth.generate import SynthConfig  # noqa: E402
 from tempose_cli.train import resolve_device, run_config  # noqa: E402
@@ -97,12 +101,7 @@ def fits(sessions, ws, label: str, run_id: int, fractions: list[float], mode: st
                           seed=args.seed)
         fit_id, reused = ensure_fit(sessions, ws, run_id, opts, device)
         with sessions.begin() as s:
-            ev = s.scalars(select(Evaluation).where(Evaluation.run_id == fit_id)).one()
-            # best_step 0: no regressor step beat the training mean pose on validation.
-            mean_pose = s.get(Run, fit_id).config.get("best_step") == 0
-            row = {"variant": label, "fraction": opts.fraction, "fit": fit_id,
-                   "n_frames": ev.n_frames, "mean_pose": mean_pose,
-                   **{m: getattr(ev, m) for m in METRICS}}
+            row = {"variant": label, "fraction": opts.fraction, **fit_result(s, fit_id)}
         say(f"  {label} fraction {opts.fraction:.3g}: fit {fit_id}{' (reused)' if reused else ''}"
             f" N-MPJPE {row['n_mpjpe']:.1f} mm")
         out.append(row)
@@ -119,7 +118,7 @@ def write_tables(rows: list[dict], fractions: list[float], out: Path, args, step
                     *(f"{m}_ratio_to_ours" for m in METRICS)])
         for r in rows:
             base = ref.get(r["fraction"])
-            w.writerow([r["variant"], f"{r['fraction']:.4g}", r["fit"], r["n_frames"],
+            w.writerow([r["variant"], f"{r['fraction']:.4g}", r["fit"], r["test_frames"],
                         int(r["mean_pose"]),
                         *(f"{r[m]:.2f}" for m in METRICS),
                         *(f"{r[m] / base[m]:.3f}" if base else "" for m in METRICS)])

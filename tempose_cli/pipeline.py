@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.config import RunConfig
-from store.schema import Export, Run
+from store.schema import Evaluation, Export, Run
 from tempose_cli.fitdata import FitOptions
 from tempose_cli.synth.generate import SynthConfig
 from tempose_cli.workspace import Workspace
@@ -107,3 +107,14 @@ def ensure_fit(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts
         if fit is not None:
             return fit.id, True
     return run_fit(sessions, ws, run_id, opts, device, progress), False
+
+
+def fit_result(session: Session, fit_id: int) -> dict:
+    """A finished fit's test metrics (mm) and what its record says about training."""
+    ev = session.scalars(select(Evaluation).where(Evaluation.run_id == fit_id)).one()
+    cfg = session.get(Run, fit_id).config
+    return {"fit": fit_id, "mpjpe": ev.mpjpe, "n_mpjpe": ev.n_mpjpe, "p_mpjpe": ev.p_mpjpe,
+            "test_frames": ev.n_frames, "train_frames": cfg["labelled_frames"]["train"],
+            "test": cfg["split"]["test"], "val_mpjpe": cfg.get("best_val_mpjpe_mm"),
+            # best step 0: no regressor step beat the training mean pose on validation.
+            "mean_pose": cfg.get("best_step") == 0}

@@ -41,3 +41,21 @@ def test_train_runs_match_on_the_whole_config(tmp_path: Path) -> None:
         assert done_train_run(s, cfg).id == run_id
         longer = RunConfig(cfg.model, replace(cfg.train, steps=cfg.train.steps + 1), cfg.profile)
         assert done_train_run(s, longer) is None
+
+
+def test_fit_result_reads_the_recorded_fit(tmp_path: Path, one_thread) -> None:
+    from tempose_cli.pipeline import fit_result
+
+    home = generated_catalogue(tmp_path, athletes=3, clips=1)
+    run_id, _ = add_train_run(home, "0001-ours")
+    ws, ss, cpu = Workspace.from_options(home), sessions(home), torch.device("cpu")
+    ensure_features(ss, ws, run_id, cpu)
+    fit_id, _ = ensure_fit(ss, ws, run_id, FitOptions(split="diver", steps=20, hidden=16,
+                                                      batch=32), cpu)
+    with ss.begin() as s:
+        from store.schema import Run
+
+        res, cfg = fit_result(s, fit_id), s.get(Run, fit_id).config
+    assert res["fit"] == fit_id and res["test"] == cfg["split"]["test"]
+    assert res["mean_pose"] == (cfg["best_step"] == 0)
+    assert res["test_frames"] > 0 and res["p_mpjpe"] <= res["mpjpe"]

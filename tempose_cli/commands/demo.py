@@ -39,12 +39,15 @@ def demo(
 
     Example: tempose demo --steps 900
     """
-    from sqlalchemy import select
-
-    from store.schema import Evaluation, Run
     from tempose_cli.analyze import AnalyzeOptions, analyze
     from tempose_cli.fitdata import FitOptions
-    from tempose_cli.pipeline import ensure_dives, ensure_features, ensure_fit, ensure_train
+    from tempose_cli.pipeline import (
+        ensure_dives,
+        ensure_features,
+        ensure_fit,
+        ensure_train,
+        fit_result,
+    )
     from tempose_cli.splits import every_from
     from tempose_cli.synth.generate import SynthConfig
     from tempose_cli.train import resolve_device, run_config
@@ -93,14 +96,7 @@ def demo(
 
             fit_id, reused = ensure_fit(sessions, ws, run_id, opts, dev, tick)
         with sessions.begin() as s:
-            ev = s.scalars(select(Evaluation).where(Evaluation.run_id == fit_id)).one()
-            fit = s.get(Run, fit_id)
-            results.append({"fit": fit_id, "fraction": fraction, "mpjpe": ev.mpjpe,
-                            "n_mpjpe": ev.n_mpjpe, "p_mpjpe": ev.p_mpjpe,
-                            "train_frames": fit.config["labelled_frames"]["train"],
-                            "test_frames": ev.n_frames, "test": fit.config["split"]["test"],
-                            "best_step": fit.config.get("best_step"),
-                            "val_mpjpe": fit.config.get("best_val_mpjpe_mm")})
+            results.append({"fraction": fraction, **fit_result(s, fit_id)})
         say(f"4/6 {'reusing' if reused else 'fitted'} fit {fit_id} (fraction {fraction:g})")
 
     # The analysed dive uses the fit that did best on the validation athlete (never the
@@ -136,7 +132,7 @@ def demo(
                       str(r["test_frames"]), f"{r['mpjpe']:.1f}", f"{r['n_mpjpe']:.1f}",
                       f"{r['p_mpjpe']:.1f}")
     st.console.print(table)
-    if any(r["best_step"] == 0 for r in results):
+    if any(r["mean_pose"] for r in results):
         say("note: where no regressor step beat the mean pose on the validation athlete, "
             "the fit kept the mean pose (see benchmarks/RESULTS.md)", style="yellow")
     files = shown["files"]
