@@ -7,7 +7,7 @@ Needs a workspace with a fit (e.g. after `tempose demo`). Measures, on one clip:
   ffmpeg      decoding the clip's video to null (frames/s)
   bare        detector + encoder + decoder (mask) + regressor forward passes on random
               tensors of the clip's frame shape, batches of 32 (frames/s)
-  analyze     tempose_cli.analyze.analyze in-process, with and without the overlay
+  analyze     tempose_cli.pipeline.analyze.analyze in-process, with and without the overlay
               video (frames/s; includes model loading, exports and plots, not imports)
 and training: seconds per step of Trainer.train_step against a bare loop over the same
 networks and losses on random tensors (benchmarks/train_step.py), on HOME's clips.
@@ -34,13 +34,13 @@ from train_step import step_costs  # noqa: E402
 from store.catalogue import get_clip, list_clips  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from store.schema import Run  # noqa: E402
-from tempose_cli.analyze import AnalyzeOptions, analyze  # noqa: E402
-from tempose_cli.dataset import FrameStore, load_clips  # noqa: E402
-from tempose_cli.evaluate import load_fit  # noqa: E402
-from tempose_cli.extract import load_model  # noqa: E402
-from tempose_cli.train import Dist, Trainer  # noqa: E402
-from tempose_cli.video import ffmpeg_exe  # noqa: E402
-from tempose_cli.workspace import Workspace  # noqa: E402
+from tempose_cli.core.workspace import Workspace  # noqa: E402
+from tempose_cli.learn.dataset import FrameStore, load_clips  # noqa: E402
+from tempose_cli.media.video import ffmpeg_exe  # noqa: E402
+from tempose_cli.pipeline.analyze import AnalyzeOptions, analyze  # noqa: E402
+from tempose_cli.pipeline.evaluate import load_fit  # noqa: E402
+from tempose_cli.pipeline.extract import load_model  # noqa: E402
+from tempose_cli.pipeline.train import Dist, Trainer  # noqa: E402
 
 
 def best_of(fn, repeats: int) -> float:  # noqa: ANN001

@@ -7,7 +7,7 @@ Trains a variant (cpu profile) on the catalogued dives of HOME -- ``ours`` in st
 only (gravity + reconstruction), ``ours-no-gravity`` with its DSL + reconstruction from
 the start -- and every ``--every`` steps prints the distance from the box centre to the
 projected true CG (or the labelled pelvis), as a fraction of the frame height, and how
-often the box holds it (tempose_cli/tracking.py). At the end: the first evaluated step
+often the box holds it (tempose_cli/pose/tracking.py). At the end: the first evaluated step
 from which the error stays below ``--tolerance`` (the gravity benchmark). PNG grids go
 to --out. Nothing is written to the catalogue.
 """
@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from store.catalogue import list_clips  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
-from tempose_cli.dataset import FrameStore, load_clips  # noqa: E402
-from tempose_cli.extract import encode_clip  # noqa: E402
-from tempose_cli.tracking import reference_track, tracking_error  # noqa: E402
-from tempose_cli.train import Dist, Trainer, run_config  # noqa: E402
-from tempose_cli.visualise import save_grid  # noqa: E402
-from tempose_cli.workspace import Workspace  # noqa: E402
+from tempose_cli.core.workspace import Workspace  # noqa: E402
+from tempose_cli.learn.dataset import FrameStore, load_clips  # noqa: E402
+from tempose_cli.media.visualise import save_grid  # noqa: E402
+from tempose_cli.pipeline.extract import encode_clip  # noqa: E402
+from tempose_cli.pipeline.train import Dist, Trainer, run_config  # noqa: E402
+from tempose_cli.pose.tracking import reference_track, tracking_error  # noqa: E402
 
 
 def main() -> None:

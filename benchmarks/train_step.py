@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models.model import Batch  # noqa: E402
 from store.catalogue import list_clips  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
-from tempose_cli.dataset import FrameStore, load_clips  # noqa: E402
-from tempose_cli.ingest import IngestOptions, discover, ingest_file  # noqa: E402
+from tempose_cli.core.workspace import Workspace  # noqa: E402
+from tempose_cli.learn.dataset import FrameStore, load_clips  # noqa: E402
+from tempose_cli.pipeline.ingest import IngestOptions, discover, ingest_file  # noqa: E402
+from tempose_cli.pipeline.train import Dist, Trainer, run_config  # noqa: E402
 from tempose_cli.synth.generate import SynthConfig, generate  # noqa: E402
-from tempose_cli.train import Dist, Trainer, run_config  # noqa: E402
-from tempose_cli.workspace import Workspace  # noqa: E402
 
 
 def timed(fn, n: int) -> float:  # noqa: ANN001

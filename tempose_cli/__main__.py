@@ -1,3 +1,3 @@
-from tempose_cli.app import main
+from tempose_cli.cli.app import main
 
 main()

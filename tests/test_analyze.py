@@ -18,12 +18,12 @@ from sqlalchemy import select, text
 from models.skeleton import DIVE14, pelvis_centred
 from store.catalogue import get_clip, list_clips
 from store.schema import Export, Run
-from tempose_cli.analyze import AnalyzeOptions, analyze, parse_ids
-from tempose_cli.errors import TemposeError
-from tempose_cli.evaluate import predict
-from tempose_cli.labels import read_pose_csv
-from tempose_cli.video import probe
-from tempose_cli.workspace import Workspace
+from tempose_cli.core.errors import TemposeError
+from tempose_cli.core.labels import read_pose_csv
+from tempose_cli.core.workspace import Workspace
+from tempose_cli.media.video import probe
+from tempose_cli.pipeline.analyze import AnalyzeOptions, analyze, parse_ids
+from tempose_cli.pipeline.evaluate import predict
 
 from .conftest import add_train_run, generated_catalogue, ok, sessions, tempose
 
@@ -244,7 +244,7 @@ def test_failure_midway_leaves_nothing_and_keeps_the_old_folder(cat, tmp_path,
     def broken(*a, **k):  # noqa: ANN002, ANN003
         raise RuntimeError("ffmpeg could not encode")
 
-    monkeypatch.setattr("tempose_cli.overlay.encode_mp4", broken)
+    monkeypatch.setattr("tempose_cli.media.overlay.encode_mp4", broken)
     with pytest.raises(TemposeError, match="overlay: ffmpeg could not encode"):
         analyze(sessions(h), ws, clip, opts, _cpu())
     assert snapshot(h) == before and leftovers(out) == []
@@ -291,7 +291,7 @@ def test_default_fit_prefers_one_with_features_and_encodes_otherwise(cat) -> Non
 
 
 def _clip_truth(h: Path, clip: int):  # noqa: ANN202
-    from tempose_cli.labels import PoseTrack
+    from tempose_cli.core.labels import PoseTrack
 
     with sessions(h).begin() as s:
         c = get_clip(s, clip)
@@ -302,8 +302,8 @@ def test_placement_rule_recovers_the_labelled_2d(cat) -> None:
     """Fed the true pose, the true CG projection as the centre and a box that the rule's
     fill describes exactly, the placement gives back the labelled 2D joints (exactly up
     to the diver's depth change with K; to weak perspective's error without)."""
-    from tempose_cli import biomech
-    from tempose_cli.projection import place_skeleton
+    from tempose_cli.learn.detector import place_skeleton
+    from tempose_cli.pose import biomech
 
     K, track = _clip_truth(cat["home"], min(cat["clips"]))
     cg = biomech.centre_of_gravity(track.j3d)  # camera coordinates, metres
@@ -322,9 +322,9 @@ def test_placement_rule_recovers_the_labelled_2d(cat) -> None:
 
 
 def test_mask_centre_and_its_fallback(cat, monkeypatch) -> None:
-    from tempose_cli import projection
-    from tempose_cli.dataset import features_path, load_clips
-    from tempose_cli.extract import load_model
+    from tempose_cli.learn import detector as projection
+    from tempose_cli.learn.dataset import features_path, load_clips
+    from tempose_cli.pipeline.extract import load_model
 
     h, clip = cat["home"], min(cat["clips"])
     ws = Workspace.from_options(h)

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tempose_cli import background as bg
+from tempose_cli.media import background as bg
 
 
 def textured_world(h: int = 240, w: int = 800, seed: int = 1) -> np.ndarray:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from models.skeleton import JOINT_INDEX, pelvis_centred
-from tempose_cli import biomech as bm
-from tempose_cli.dive_analysis import analyse_dive, body_scale_px_per_m, is_pelvis_centred
-from tempose_cli.flight import detect_flight, fit_parabola, metres_per_pixel, noise_level
-from tempose_cli.labels import PoseTrack, read_pose_csv
+from tempose_cli.core.labels import PoseTrack, read_pose_csv
+from tempose_cli.pose import biomech as bm
+from tempose_cli.pose.dive_analysis import analyse_dive, body_scale_px_per_m, is_pelvis_centred
+from tempose_cli.pose.flight import detect_flight, fit_parabola, metres_per_pixel, noise_level
 
 J = JOINT_INDEX
 FPS = 25.0

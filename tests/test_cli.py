@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from tempose_cli import __version__
-from tempose_cli.app import app
+from tempose_cli.cli.app import app
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tempose_cli.app import app
-from tempose_cli.sidecar import parse_sidecar
+from tempose_cli.cli.app import app
+from tempose_cli.core.sidecar import parse_sidecar
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -10,8 +10,8 @@ import pytest
 
 import tempose_cli
 from models.skeleton import DIVE14
-from tempose_cli.biomech import joint_angles
-from tempose_cli.exports import (
+from tempose_cli.core.labels import PoseTrack, read_pose_csv
+from tempose_cli.media.exports import (
     export_names,
     export_record,
     fill_gaps,
@@ -21,7 +21,7 @@ from tempose_cli.exports import (
     write_mot,
     write_trc,
 )
-from tempose_cli.labels import PoseTrack, read_pose_csv
+from tempose_cli.pose.biomech import joint_angles
 
 FPS = 25.0
 

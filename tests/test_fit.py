@@ -28,10 +28,10 @@ from models.variants import get_variant
 from store.catalogue import list_clips
 from store.files import write_atomic
 from store.schema import Evaluation, Run
-from tempose_cli.dataset import features_path
-from tempose_cli.evaluate import predict
-from tempose_cli.labels import PoseTrack
-from tempose_cli.workspace import Workspace
+from tempose_cli.core.labels import PoseTrack
+from tempose_cli.core.workspace import Workspace
+from tempose_cli.learn.dataset import features_path
+from tempose_cli.pipeline.evaluate import predict
 
 from .conftest import add_train_run, generated_catalogue, ok, sessions, tempose
 
@@ -175,7 +175,7 @@ def fit_steps(h: Path, fit_id: int) -> int:
 
 def test_end_to_end_trains_the_encoder_not_the_detector() -> None:
     from models.regressor import RegressorConfig, build_regressor
-    from tempose_cli.finetune import EndToEnd
+    from tempose_cli.learn.finetune import EndToEnd
 
     cfg = RunConfig(ModelConfig.profile("cpu"), TrainConfig(variant="ours"), "cpu")
     net = EndToEnd(TemporalPoseModel(cfg.model, get_variant("ours")),

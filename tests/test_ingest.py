@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from store.framecache import open_frames
-from tempose_cli import ingest as ingest_mod
-from tempose_cli.labels import PoseTrack, write_pose_csv
-from tempose_cli.video import read_all_frames
+from tempose_cli.core.labels import PoseTrack, write_pose_csv
+from tempose_cli.media.video import read_all_frames
+from tempose_cli.pipeline import ingest as ingest_mod
 
 from .conftest import moving_square_frames, write_clip
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from models.skeleton import DIVE14
-from tempose_cli.errors import InputError
-from tempose_cli.labels import PoseTrack, pose_csv_header, read_pose_csv, write_pose_csv
+from tempose_cli.core.errors import InputError
+from tempose_cli.core.labels import PoseTrack, pose_csv_header, read_pose_csv, write_pose_csv
 
 
 def make_track(n: int = 5, seed: int = 0, with_2d: bool = True) -> PoseTrack:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempose_cli.overlay import box_from_stn, draw_frame, rescale, write_overlay
-from tempose_cli.video import decode_frames, probe, read_all_frames
+from tempose_cli.media.overlay import box_from_stn, draw_frame, rescale, write_overlay
+from tempose_cli.media.video import decode_frames, probe, read_all_frames
 
 
 def _pose(n: int, w: int, h: int) -> np.ndarray:
@@ -80,7 +80,7 @@ def test_box_and_rescale_conventions():
 def test_overlay_of_a_generated_dive(tmp_path: Path):
     """The synthetic clip's labels drawn on its own video: the skeleton is visible."""
     pytest.importorskip("pybullet")
-    from tempose_cli.labels import read_pose_csv
+    from tempose_cli.core.labels import read_pose_csv
     from tempose_cli.synth.generate import SynthConfig, generate
 
     generate(SynthConfig(out_dir=tmp_path, athletes=1, clips=1, fps=10.0, size=(64, 64),

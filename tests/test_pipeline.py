@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from tempose_cli.fitdata import FitOptions
-from tempose_cli.pipeline import done_train_run, ensure_features, ensure_fit
-from tempose_cli.workspace import Workspace
+from tempose_cli.core.workspace import Workspace
+from tempose_cli.learn.fitdata import FitOptions
+from tempose_cli.pipeline.chain import done_train_run, ensure_features, ensure_fit
 from tests.conftest import add_train_run, generated_catalogue, sessions
 
 
@@ -44,7 +44,7 @@ def test_train_runs_match_on_the_whole_config(tmp_path: Path) -> None:
 
 
 def test_fit_result_reads_the_recorded_fit(tmp_path: Path, one_thread) -> None:
-    from tempose_cli.pipeline import fit_result
+    from tempose_cli.pipeline.chain import fit_result
 
     home = generated_catalogue(tmp_path, athletes=3, clips=1)
     run_id, _ = add_train_run(home, "0001-ours")

@@ -8,9 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tempose_cli.dive_analysis import analyse_dive
-from tempose_cli.labels import PoseTrack
-from tempose_cli.plots import (
+from tempose_cli.core.labels import PoseTrack
+from tempose_cli.media.plots import (
     Series,
     line_plot,
     nice_ticks,
@@ -18,6 +17,7 @@ from tempose_cli.plots import (
     plot_joint_angles,
     plot_rotation,
 )
+from tempose_cli.pose.dive_analysis import analyse_dive
 
 
 def test_nice_ticks():

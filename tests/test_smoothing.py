@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tempose_cli.labels import PoseTrack
-from tempose_cli.smoothing import (
+from tempose_cli.core.labels import PoseTrack
+from tempose_cli.pose.smoothing import (
     butter_lowpass_sos,
     design_cutoff,
     lowpass,

@@ -1,11 +1,11 @@
-"""Splits disjoint as promised, and label fractions by frame index (tempose_cli/splits.py)."""
+"""Splits disjoint as promised, and label fractions by frame index (tempose_cli/learn/splits.py)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from tempose_cli.splits import ClipInfo, Split, every_from, keep_every, make_split
+from tempose_cli.learn.splits import ClipInfo, Split, every_from, keep_every, make_split
 
 
 def catalogue(athletes: int = 5, clips: int = 3) -> list[ClipInfo]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from typer.testing import CliRunner
 
-from tempose_cli.stats import pose_distance_curve
+from tempose_cli.pipeline.stats import pose_distance_curve
 
 
 def _track(T: int, speed: float) -> np.ndarray:
@@ -43,7 +43,7 @@ def test_curve_levels_off_for_periodic_motion():
 
 
 def test_cli_pose_distance(tmp_path):
-    from tempose_cli.app import app
+    from tempose_cli.cli.app import app
     from tempose_cli.synth.generate import SynthConfig, generate
 
     clips = tmp_path / "clips"

@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from models.skeleton import bone_lengths
-from tempose_cli.labels import read_pose_csv
+from tempose_cli.core.labels import read_pose_csv
+from tempose_cli.media.video import read_all_frames
 from tempose_cli.synth import camera as cam
 from tempose_cli.synth import quat
 from tempose_cli.synth.generate import SynthConfig, generate
-from tempose_cli.video import read_all_frames
 
 SIZE = (128, 128)  # the diver is a few pixels tall at 64x64: limbs vanish
 
@@ -241,7 +241,7 @@ def test_dive_codes():
 
 
 def test_cli_synth_then_ingest(tmp_path):
-    from tempose_cli.app import app
+    from tempose_cli.cli.app import app
 
     runner = CliRunner()
     out = tmp_path / "clips"
@@ -260,7 +260,7 @@ def test_cli_synth_then_ingest(tmp_path):
     (["--heights", "2"], "--heights"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, message):
-    from tempose_cli.app import app
+    from tempose_cli.cli.app import app
 
     r = CliRunner().invoke(app, ["synth", str(tmp_path / "o"), *args])
     assert r.exit_code != 0
@@ -268,7 +268,7 @@ def test_cli_errors_are_one_line(tmp_path, args, message):
 
 
 def test_cli_unwritable_out_dir(tmp_path):
-    from tempose_cli.app import app
+    from tempose_cli.cli.app import app
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -295,7 +295,7 @@ def test_parallel_jobs_same_bytes(tmp_path):
 
 
 def test_cli_worker_error_is_one_line(tmp_path):
-    from tempose_cli.app import app
+    from tempose_cli.cli.app import app
 
     images = tmp_path / "images"
     images.mkdir()

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from models.variants import VARIANTS
-from tempose_cli.app import app
+from tempose_cli.cli.app import app
 from tempose_cli.synth.generate import SynthConfig, generate
 
 FAST = ["--steps", "4", "--stage1-steps", "2"]
@@ -64,9 +64,9 @@ def test_training_lowers_reconstruction_and_shows_it(home: Path) -> None:
     from models.variants import get_variant
     from store.catalogue import list_clips
     from store.db import open_catalogue, session_factory
-    from tempose_cli.dataset import FrameStore, load_clips
-    from tempose_cli.train import RunConfig
-    from tempose_cli.workspace import Workspace
+    from tempose_cli.core.workspace import Workspace
+    from tempose_cli.learn.dataset import FrameStore, load_clips
+    from tempose_cli.pipeline.train import RunConfig
 
     ws = Workspace.from_options(home)
     with session_factory(open_catalogue(ws.url)).begin() as s:
@@ -154,7 +154,7 @@ def test_torchrun_two_cpu_processes(home: Path) -> None:
 
 
 def test_detector_rate_decays_over_stage_one_then_stays() -> None:
-    from tempose_cli.train import detector_lr_mult, run_config
+    from tempose_cli.pipeline.train import detector_lr_mult, run_config
 
     cfg = run_config("cpu", "ours", "dive", {"steps": 900, "stage1_steps": 600})
     rates = [detector_lr_mult(s, cfg) for s in range(0, 900, 50)]

@@ -22,8 +22,9 @@ import numpy as np
 
 from models.skeleton import DIVE14
 from store.files import write_atomic
-from tempose_cli.errors import TemposeError
-from tempose_cli.labels import PoseTrack, write_pose_csv
+from tempose_cli.core.errors import TemposeError
+from tempose_cli.core.labels import PoseTrack, write_pose_csv
+from tempose_cli.media.video import encode_mp4
 from tempose_cli.synth import camera as cam
 from tempose_cli.synth import worlds
 from tempose_cli.synth.athletes import Athlete, make_athletes
@@ -31,7 +32,6 @@ from tempose_cli.synth.dive import CODES, HEIGHTS, DiveCode, flight_time, make_d
 from tempose_cli.synth.humanoid import Humanoid, pybullet
 from tempose_cli.synth.render import Background, BodyRenderer, Sensor, composite
 from tempose_cli.synth.ski import follow_camera, make_run
-from tempose_cli.video import encode_mp4
 
 SPORTS = ("dive", "ski")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")

@@ -1,0 +1,1 @@
+"""Core: errors, workspace, labels, sidecar, catalogue look-ups, geometry conventions."""

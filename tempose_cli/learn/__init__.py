@@ -1,0 +1,1 @@
+"""Learning: device, datasets, feature extraction, fit data, splits, fine-tuning."""

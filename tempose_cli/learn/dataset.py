@@ -1,0 +1,136 @@
+"""Training data straight from the frame cache: no video decoding inside the loop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from sqlalchemy.orm import Session
+
+from models.sampler import FrameBatch
+from store.framecache import open_frames
+from store.schema import Clip
+from tempose_cli.core.errors import NotFoundError, TemposeError
+from tempose_cli.core.labels import PoseTrack
+from tempose_cli.core.workspace import Workspace
+
+
+@dataclass
+class ClipFrames:
+    clip_id: int
+    content_hash: str
+    athlete: str | None
+    frames: np.ndarray  # (T, H, W, 3) uint8 memmap
+    background: np.ndarray  # (H, W, 3) float32, or (T, H, W, 3) uint8 memmap (panning camera)
+    j2d: np.ndarray | None  # (T, J, 2) pixels at the original video size, NaN = unlabelled
+    video_size: tuple[int, int]  # (W, H) of the source video
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def require_clip(session: Session, clip_id: int) -> Clip:
+    """The catalogued clip ``clip_id``, or a NotFoundError that says where to look."""
+    clip = session.get(Clip, clip_id)
+    if clip is None:
+        raise NotFoundError(f"no clip with id {clip_id} (see: tempose clips list)")
+    return clip
+
+
+def load_clips(ws: Workspace, clips: Sequence[Clip]) -> list[ClipFrames]:
+    """Open the caches of catalogued clips (attributes read inside the caller's session)."""
+    out = []
+    for c in clips:
+        frames_path = ws.abs(c.frames_path)
+        if not frames_path.exists():
+            raise TemposeError(f"clip {c.id}: frame cache {frames_path} is missing; "
+                               f"re-run: tempose ingest {c.path}")
+        bg = np.load(ws.abs(c.background_path), mmap_mode="r")
+        j2d = None
+        for lb in c.labels:
+            track = PoseTrack.load_npz(ws.abs(lb.array_path))
+            if track.j2d is not None:
+                j2d = track.j2d
+        out.append(ClipFrames(c.id, c.content_hash, c.athlete.name if c.athlete else None,
+                              open_frames(frames_path), bg, j2d, (c.width, c.height)))
+    return out
+
+
+def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if img.shape[1] == size[0] and img.shape[0] == size[1]:
+        return np.asarray(img)
+    return cv2.resize(np.asarray(img), size, interpolation=cv2.INTER_AREA)
+
+
+class FrameStore:
+    """Turns sampled (clip, frame) indices into tensors for one training step."""
+
+    def __init__(self, clips: list[ClipFrames]):
+        if not clips:
+            raise TemposeError("no clips to train on (ingest some first: tempose ingest PATH)")
+        self.clips = clips
+        h, w = clips[0].frames.shape[1:3]
+        self.size = (w, h)  # every clip is brought to the first clip's work size
+        self._static_bg: dict[int, np.ndarray] = {}
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(c) for c in self.clips]
+
+    def _background(self, ci: int, t: int) -> np.ndarray:
+        clip = self.clips[ci]
+        if clip.background.ndim == 3:  # static: resize once
+            if ci not in self._static_bg:
+                self._static_bg[ci] = _resize(clip.background, self.size).astype(np.float32)
+            return self._static_bg[ci]
+        return _resize(clip.background[t], self.size).astype(np.float32)
+
+    def frames(self, clip_idx: Sequence[int], frame_idx: Sequence[int]) -> torch.Tensor:
+        imgs = np.stack([_resize(self.clips[c].frames[t], self.size)
+                         for c, t in zip(clip_idx, frame_idx, strict=True)])  # (N, H, W, 3)
+        return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div_(255)
+
+    def backgrounds(self, clip_idx: Sequence[int], frame_idx: Sequence[int]) -> torch.Tensor:
+        bgs = np.stack([self._background(c, t) for c, t in zip(clip_idx, frame_idx, strict=True)])
+        return torch.from_numpy(bgs.astype(np.float32)).permute(0, 3, 1, 2).div_(255)
+
+    def joints_2d(self, clip_idx: Sequence[int], frame_idx: Sequence[int]) -> torch.Tensor | None:
+        """2D labels in normalised frame coordinates ([-1, 1], pixel centres), or None."""
+        if all(self.clips[c].j2d is None for c in set(clip_idx)):
+            return None
+        rows = []
+        for c, t in zip(clip_idx, frame_idx, strict=True):
+            clip = self.clips[c]
+            if clip.j2d is None:
+                rows.append(np.full((14, 2), np.nan))
+                continue
+            w, h = clip.video_size
+            rows.append((clip.j2d[t] + 0.5) / np.array([w, h]) * 2 - 1)
+        return torch.from_numpy(np.stack(rows)).float()
+
+    def batch(self, fb: FrameBatch, device: torch.device, with_2d: bool = False,
+              extra: tuple[np.ndarray, np.ndarray] | None = None):
+        from models.model import Batch
+
+        j2d = self.joints_2d(fb.clip, fb.frame) if with_2d else None
+        extra_frames = extra_bg = None
+        if extra is not None and len(extra[0]):
+            extra_frames = self.frames(*extra).to(device)
+            extra_bg = self.backgrounds(*extra).to(device)
+        return Batch(
+            frames=self.frames(fb.clip, fb.frame).to(device),
+            background=self.backgrounds(fb.clip, fb.frame).to(device),
+            delta=torch.from_numpy(fb.delta).to(device),
+            clip=torch.from_numpy(fb.clip).to(device),
+            groups=fb.groups, group_size=fb.group_size, mode=fb.mode,
+            j2d=None if j2d is None else j2d.to(device),
+            extra_frames=extra_frames, extra_background=extra_bg,
+        )
+
+
+def features_path(run_dir: Path, content_hash: str) -> Path:
+    return run_dir / "features" / f"{content_hash[:16]}.npz"

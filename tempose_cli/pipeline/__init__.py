@@ -1,0 +1,1 @@
+"""The steps commands run: ingest, train, extract, fit, evaluate, analyze, the chain."""

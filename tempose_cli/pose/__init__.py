@@ -1,0 +1,1 @@
+"""Poses: biomechanics, flight, dive analysis, smoothing, tracking error."""
