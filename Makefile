@@ -22,6 +22,7 @@ demo: setup
 # pytest exits 5 when it collects no test; make turns any non-zero exit into a failure.
 test: setup
 	$(BIN)/ruff check tempose_cli models store tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
+from tempose_cli.learn.device import resolve_device  # noqa: E402
 from tempose_cli.learn.fitdata import FitOptions  # noqa: E402
 from tempose_cli.learn.splits import every_from  # noqa: E402
 from tempose_cli.pipeline.chain import (  # noqa: E402
@@ -38,7 +39,7 @@ from tempose_cli.pipeline.chain import (  # noqa: E402
     ensure_train,
     fit_result,
 )
-from tempose_cli.pipeline.train import resolve_device, run_config  # noqa: E402
+from tempose_cli.pipeline.train import run_config  # noqa: E402
 from tempose_cli.synth.generate import SynthConfig  # noqa: E402
 
 TABLE_V = ("dsl", "dsl-stn", "dsl-stn-dec", "ae-stn-dec", "css-stn-dec-split", "ours",

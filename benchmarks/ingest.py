@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tempose_cli.media.video import encode_mp4, ffmpeg_exe  # noqa: E402
+from tempose_cli.core.ffmpeg import encode_mp4, ffmpeg_exe  # noqa: E402
 
 
 def make_clip(path: Path, w: int, h: int, n: int) -> None:

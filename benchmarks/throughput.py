@@ -34,12 +34,12 @@ from train_step import step_costs  # noqa: E402
 from store.catalogue import get_clip, list_clips  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from store.schema import Run  # noqa: E402
+from tempose_cli.core.ffmpeg import ffmpeg_exe  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.dataset import FrameStore, load_clips  # noqa: E402
-from tempose_cli.media.video import ffmpeg_exe  # noqa: E402
+from tempose_cli.learn.features import load_model  # noqa: E402
 from tempose_cli.pipeline.analyze import AnalyzeOptions, analyze  # noqa: E402
 from tempose_cli.pipeline.evaluate import load_fit  # noqa: E402
-from tempose_cli.pipeline.extract import load_model  # noqa: E402
 from tempose_cli.pipeline.train import Dist, Trainer  # noqa: E402
 
 

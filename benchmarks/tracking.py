@@ -29,8 +29,8 @@ from store.catalogue import list_clips  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.dataset import FrameStore, load_clips  # noqa: E402
+from tempose_cli.learn.features import encode_clip  # noqa: E402
 from tempose_cli.media.visualise import save_grid  # noqa: E402
-from tempose_cli.pipeline.extract import encode_clip  # noqa: E402
 from tempose_cli.pipeline.train import Dist, Trainer, run_config  # noqa: E402
 from tempose_cli.pose.tracking import reference_track, tracking_error  # noqa: E402
 

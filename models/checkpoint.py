@@ -3,13 +3,15 @@ config, weights, optimizer, the step and every random state in play."""
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+# The one atomic write (fsync'ed); store.files imports nothing but numpy.
+from store.files import write_atomic
 
 FORMAT = 1
 
@@ -36,7 +38,8 @@ def restore_rng(state: dict[str, Any], torch_generator: torch.Generator) -> dict
 def save_checkpoint(path: Path, *, config: dict, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer | None, step: int, rng: dict | None,
                     extra: dict | None = None) -> Path:
-    """Write atomically (temporary name, then rename): a kill never leaves half a file."""
+    """Write atomically (``store.files.write_atomic``: temporary name, fsync, rename): a
+    kill never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -44,13 +47,7 @@ def save_checkpoint(path: Path, *, config: dict, model: torch.nn.Module,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "step": step, "rng": rng, "extra": extra or {},
     }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -21,7 +21,6 @@ BONES: tuple[tuple[str, str], ...] = (
 )
 BONE_INDEX: np.ndarray = np.array([(JOINT_INDEX[a], JOINT_INDEX[b]) for a, b in BONES])
 
-SKELETONS: dict[str, tuple[str, ...]] = {"dive14": DIVE14}
 
 
 def pelvis(joints: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from store.schema import Athlete, Clip, ClipTag
+from store.schema import Athlete, Clip, ClipTag, Evaluation, LabelSet, Run
 
 
 def get_or_create_athlete(session: Session, name: str) -> Athlete:
@@ -50,3 +50,25 @@ def list_clips(
     if split:
         q = q.where(Clip.tags.any(ClipTag.tag == split))
     return session.scalars(q).all()
+
+
+def list_runs(session: Session, kind: str | None = None) -> Sequence[Run]:
+    """Runs in id order, optionally of one kind (train | fit)."""
+    q = select(Run).order_by(Run.id)
+    if kind:
+        q = q.where(Run.kind == kind)
+    return session.scalars(q).all()
+
+
+def label_paths(session: Session, sport: str | None = None) -> list[str]:
+    """Stored label arrays (workspace-relative), by clip id, optionally of one sport."""
+    q = select(LabelSet.array_path).join(Clip, LabelSet.clip_id == Clip.id).order_by(
+        LabelSet.clip_id)
+    if sport:
+        q = q.where(Clip.sport == sport)
+    return list(session.scalars(q))
+
+
+def evaluation_of(session: Session, run_id: int) -> Evaluation | None:
+    """A fit's Evaluation (its test metrics), if it has one."""
+    return session.scalar(select(Evaluation).where(Evaluation.run_id == run_id))

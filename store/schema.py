@@ -111,7 +111,7 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), index=True)  # train | extract | fit
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # train | fit
     variant: Mapped[str | None] = mapped_column(String(64))
     profile: Mapped[str | None] = mapped_column(String(32))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tempose_cli.cli.app import app
+from tempose_cli.core.ffmpeg import encode_mp4
 from tempose_cli.core.workspace import Workspace
-from tempose_cli.media.video import encode_mp4
 
 
 @pytest.fixture

@@ -302,8 +302,8 @@ def test_placement_rule_recovers_the_labelled_2d(cat) -> None:
     """Fed the true pose, the true CG projection as the centre and a box that the rule's
     fill describes exactly, the placement gives back the labelled 2D joints (exactly up
     to the diver's depth change with K; to weak perspective's error without)."""
-    from tempose_cli.learn.detector import place_skeleton
     from tempose_cli.pose import biomech
+    from tempose_cli.pose.placement import place_skeleton
 
     K, track = _clip_truth(cat["home"], min(cat["clips"]))
     cg = biomech.centre_of_gravity(track.j3d)  # camera coordinates, metres
@@ -322,9 +322,10 @@ def test_placement_rule_recovers_the_labelled_2d(cat) -> None:
 
 
 def test_mask_centre_and_its_fallback(cat, monkeypatch) -> None:
+    from tempose_cli.core.geometry import norm_to_px
     from tempose_cli.learn import detector as projection
     from tempose_cli.learn.dataset import features_path, load_clips
-    from tempose_cli.pipeline.extract import load_model
+    from tempose_cli.learn.features import load_model
 
     h, clip = cat["home"], min(cat["clips"])
     ws = Workspace.from_options(h)
@@ -342,7 +343,7 @@ def test_mask_centre_and_its_fallback(cat, monkeypatch) -> None:
         m = masks[i]
         uv = [(m.sum(0) * np.arange(size[0])).sum() / m.sum(),
               (m.sum(1) * np.arange(size[1])).sum() / m.sum()]
-        assert np.allclose(projection.norm_to_px(det.centre[i], size), uv, atol=1e-3)
+        assert np.allclose(norm_to_px(det.centre[i], size), uv, atol=1e-3)
     monkeypatch.setattr(projection, "MIN_MASK_MASS", 1e12)  # every mask "empty"
     det = projection.detector_track(model, frames, _cpu(), None)  # encoded, no features
     assert det.source == "encoded" and not det.from_mask.any()

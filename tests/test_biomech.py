@@ -11,7 +11,7 @@ import pytest
 from models.skeleton import JOINT_INDEX, pelvis_centred
 from tempose_cli.core.labels import PoseTrack, read_pose_csv
 from tempose_cli.pose import biomech as bm
-from tempose_cli.pose.dive_analysis import analyse_dive, body_scale_px_per_m, is_pelvis_centred
+from tempose_cli.pose.dive_analysis import analyze_dive, body_scale_px_per_m, is_pelvis_centred
 from tempose_cli.pose.flight import detect_flight, fit_parabola, metres_per_pixel, noise_level
 
 J = JOINT_INDEX
@@ -173,7 +173,7 @@ def test_somersaults_match_the_dive_code(dives, code):
     j3d = d.body.joints_world @ R.T + t  # camera coordinates, as the labels are
     n = len(j3d)
     track = PoseTrack(frame=np.arange(n), time_s=np.arange(n) / FPS, j3d=j3d)
-    a = analyse_dive(track, FPS, K=K, R=R, code=code)
+    a = analyze_dive(track, FPS, K=K, R=R, code=code)
     s = a.summary
     assert s["somersaults_nearest_half"] == s["somersaults_expected"] == \
         bm.half_somersaults(code) / 2
@@ -188,7 +188,7 @@ def test_somersaults_match_the_dive_code(dives, code):
     assert s["entry_head_first"] and s["entry_body_angle_from_vertical_deg"] < 25
     # Pelvis-centred 3D (what the regressor predicts) gives the same rotation.
     centred = PoseTrack(frame=track.frame, time_s=track.time_s, j3d=pelvis_centred(j3d))
-    b = analyse_dive(centred, FPS, R=R, code=code)
+    b = analyze_dive(centred, FPS, R=R, code=code)
     assert b.summary["somersaults_nearest_half"] == s["somersaults_expected"]
 
 
@@ -217,8 +217,8 @@ def test_pitched_camera_needs_its_rotation(dives):
     d = dives["403C"]
     j3d = d.body.joints_world @ R.T + t
     track = PoseTrack(frame=np.arange(len(j3d)), time_s=np.arange(len(j3d)) / FPS, j3d=j3d)
-    with_r = analyse_dive(track, FPS, K=K, R=R).summary["g_fit_mps2"]
-    level = analyse_dive(track, FPS, K=K).summary["g_fit_mps2"]
+    with_r = analyze_dive(track, FPS, K=K, R=R).summary["g_fit_mps2"]
+    level = analyze_dive(track, FPS, K=K).summary["g_fit_mps2"]
     assert with_r == pytest.approx(9.81, rel=0.05)
     assert level == pytest.approx(9.81 * np.cos(np.radians(25)), rel=0.06)
 
@@ -253,7 +253,7 @@ def test_generated_clips_end_to_end(clips):
         syn, cam = side["synth"], side["camera"]
         K, R, t = (np.asarray(cam[k]) for k in ("K", "R", "t"))
         track = read_pose_csv(clips / sidecar.name.replace(".json", ".pose.csv"))
-        a = analyse_dive(track, side["fps"], K=K, R=R, code=side["dive"])
+        a = analyze_dive(track, side["fps"], K=K, R=R, code=side["dive"])
         s = a.summary
         assert s["somersaults_nearest_half"] == syn["dive"]["half_somersaults"] / 2
         assert s["g_fit_mps2"] == pytest.approx(9.81, rel=0.05)
@@ -269,7 +269,7 @@ def test_generated_clips_end_to_end(clips):
         # What the regressor gives: pelvis-centred 3D and 2D joints, no camera.
         pred = PoseTrack(frame=track.frame, time_s=track.time_s,
                          j3d=pelvis_centred(track.j3d), j2d=track.j2d)
-        b = analyse_dive(pred, side["fps"], code=side["dive"]).summary
+        b = analyze_dive(pred, side["fps"], code=side["dive"]).summary
         assert b["height_unit"] == "px" and b["g_fit_mps2"] is None
         assert b["metres_per_pixel"] == pytest.approx(true_mpp, rel=0.08)
         assert b["somersaults_nearest_half"] == s["somersaults_nearest_half"]
@@ -281,6 +281,6 @@ def test_analysis_without_fps_or_3d():
     j = standing(12)
     uv = 100 * j[..., :2] + 300
     only2d = PoseTrack(frame=np.arange(12), time_s=np.arange(12) / 10, j2d=uv)
-    s = analyse_dive(only2d, None).summary
+    s = analyze_dive(only2d, None).summary
     assert s["somersaults"] is None and s["flight_time_s"] is None
     assert s["metres_per_pixel"] is None

@@ -17,7 +17,7 @@ from tempose_cli.media.plots import (
     plot_joint_angles,
     plot_rotation,
 )
-from tempose_cli.pose.dive_analysis import analyse_dive
+from tempose_cli.pose.dive_analysis import analyze_dive
 
 
 def test_nice_ticks():
@@ -57,7 +57,7 @@ def _dive_track(n: int = 40, fps: float = 25.0) -> PoseTrack:
 
 @pytest.mark.parametrize("plot", [plot_joint_angles, plot_cg_height, plot_rotation])
 def test_dive_plots_are_pngs(tmp_path: Path, plot):
-    a = analyse_dive(_dive_track(), 25.0, K=np.array([[500, 0, 320], [0, 500, 240],
+    a = analyze_dive(_dive_track(), 25.0, K=np.array([[500, 0, 320], [0, 500, 240],
                                                        [0, 0, 1.0]]))
     assert a.flight is not None
     path = plot(tmp_path / "p.png", a)
@@ -68,6 +68,6 @@ def test_dive_plots_are_pngs(tmp_path: Path, plot):
 
 def test_plots_without_flight_or_angles(tmp_path: Path):
     uv = np.random.default_rng(0).random((8, 14, 2)) * 100
-    a = analyse_dive(PoseTrack(frame=np.arange(8), time_s=np.arange(8) / 10, j2d=uv), None)
+    a = analyze_dive(PoseTrack(frame=np.arange(8), time_s=np.arange(8) / 10, j2d=uv), None)
     for plot in (plot_joint_angles, plot_cg_height, plot_rotation):
         assert plot(tmp_path / f"{plot.__name__}.png", a).is_file()

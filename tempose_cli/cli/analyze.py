@@ -8,8 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from tempose_cli.cli.app import State, app, state
-from tempose_cli.cli.progress import progress_bar
+from tempose_cli.cli.context import State, app, progress_bar, state
 from tempose_cli.core.errors import TemposeError
 
 OUT_HELP = "Folder to export into (default: the workspace's exports/)."
@@ -43,7 +42,7 @@ def _num(v: float | None, fmt: str, unit: str) -> str:
 
 
 def summary_rows(s: dict) -> list[tuple[str, str]]:
-    """The coach's lines of a dive summary (``dive_analysis.summarise``)."""
+    """The coach's lines of a dive summary (``dive_analysis.dive_summary``)."""
     if s.get("cg_max_height_above_takeoff_m") is not None:
         cg = _num(s["cg_max_height_above_takeoff_m"], ".2f", " m")
     else:
@@ -96,8 +95,8 @@ def analyze(
 
     Example: tempose analyze --dive 42 --smooth 12
     """
+    from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.analyze import analyze as run
-    from tempose_cli.pipeline.train import resolve_device
 
     st = state(ctx)
     opts = _options(fit, out, no_video, smooth,
@@ -128,9 +127,9 @@ def export(
 
     Example: tempose export --dives 1-10,14 --no-video
     """
+    from tempose_cli.core.parsing import parse_ids
+    from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.analyze import analyze as run
-    from tempose_cli.pipeline.analyze import parse_ids
-    from tempose_cli.pipeline.train import resolve_device
 
     st = state(ctx)
     try:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from store.catalogue import list_clips
-from store.schema import Clip
-from tempose_cli.cli.app import app, state
+from tempose_cli.cli.context import app, state
+
+if TYPE_CHECKING:
+    from store.schema import Clip
 
 clips_app = typer.Typer(
     help="Browse the catalogued clips.\n\nExample: tempose clips list --sport dive",
@@ -45,6 +47,8 @@ def list_cmd(
 
     Example: tempose clips list --sport dive --athlete A01
     """
+    from store.catalogue import list_clips
+
     st = state(ctx)
     with st.sessions().begin() as s:
         clips = [clip_record(c) for c in list_clips(s, sport=sport, athlete=athlete, split=split)]
@@ -71,7 +75,7 @@ def show_cmd(ctx: typer.Context, clip_id: int = typer.Argument(..., help="Clip i
 
     Example: tempose clips show 3
     """
-    from tempose_cli.learn.dataset import require_clip
+    from tempose_cli.core.records import require_clip
 
     st = state(ctx)
     with st.sessions().begin() as s:

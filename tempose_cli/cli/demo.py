@@ -8,8 +8,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from tempose_cli.cli.app import app, state
-from tempose_cli.cli.progress import progress_bar
+from tempose_cli.cli.context import app, progress_bar, state
 
 FRACTIONS = (0.2, 0.05)  # label fractions the demo fits (every 5th and every 20th frame)
 
@@ -39,6 +38,7 @@ def demo(
 
     Example: tempose demo --steps 900
     """
+    from tempose_cli.learn.device import resolve_device
     from tempose_cli.learn.fitdata import FitOptions
     from tempose_cli.learn.splits import every_from
     from tempose_cli.pipeline.analyze import AnalyzeOptions, analyze
@@ -49,7 +49,7 @@ def demo(
         ensure_train,
         fit_result,
     )
-    from tempose_cli.pipeline.train import resolve_device, run_config
+    from tempose_cli.pipeline.train import run_config
     from tempose_cli.synth.generate import SynthConfig
 
     st = state(ctx)

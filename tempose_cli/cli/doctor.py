@@ -8,7 +8,7 @@ import subprocess
 import typer
 
 from tempose_cli import __version__
-from tempose_cli.cli.app import app, state
+from tempose_cli.cli.context import app, state
 
 
 @app.command()
@@ -30,7 +30,7 @@ def doctor(ctx: typer.Context) -> None:
             ok = False
 
     def ffmpeg_version() -> str:
-        from tempose_cli.media.video import ffmpeg_exe
+        from tempose_cli.core.ffmpeg import ffmpeg_exe
 
         out = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True, check=True)
         return out.stdout.split(" Copyright", 1)[0] + f" ({ffmpeg_exe()})"

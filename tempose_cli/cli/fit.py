@@ -8,16 +8,14 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from models.metrics import METRICS
-from models.skeleton import DIVE14
-from tempose_cli.cli.app import State, app, state
-from tempose_cli.cli.progress import progress_bar
-from tempose_cli.cli.train import runs_app
+from tempose_cli.cli.context import State, app, progress_bar, runs_app, state
 
 if TYPE_CHECKING:
     from tempose_cli.learn.fitdata import FitOptions
 
+# models.metrics.METRICS by name, in its order (not imported here: it pulls in numpy).
 METRIC_NAMES = {"mpjpe": "MPJPE", "n_mpjpe": "N-MPJPE", "p_mpjpe": "P-MPJPE"}
+METRICS = tuple(METRIC_NAMES)
 
 
 def _options(split: str, fraction: float | None, every: int | None, regressor: str,
@@ -74,8 +72,8 @@ def fit(
 
     Example: tempose fit --run 1 --split diver --fraction 0.1
     """
+    from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.fit import run_fit
-    from tempose_cli.pipeline.train import resolve_device
 
     st = state(ctx)
     if finetune and baseline:
@@ -95,21 +93,11 @@ def fit(
 
 
 def _show_evaluation(st: State, fit_id: int, summary: dict | None = None) -> None:
-    from sqlalchemy import select
-
-    from store.schema import Evaluation, Run
+    from tempose_cli.pipeline.runs import fit_record
 
     with st.sessions().begin() as s:
-        run = s.get(Run, fit_id)
-        ev = s.scalar(select(Evaluation).where(Evaluation.run_id == fit_id))
-        rec = {"fit": fit_id, "train_run": run.parent_id, "variant": run.variant,
-               "directory": str(st.workspace.abs(run.directory)),
-               "split": ev.split, "fraction": ev.fraction, "every": run.config["every"],
-               "mode": run.config["mode"], "labelled_frames": run.config["labelled_frames"],
-               "mpjpe": ev.mpjpe, "n_mpjpe": ev.n_mpjpe, "p_mpjpe": ev.p_mpjpe,
-               "n_frames": ev.n_frames, "per_joint": ev.details["per_joint"],
-               "per_clip": ev.details["per_clip"],
-               "best_step": run.config.get("best_step")}
+        rec = fit_record(s, st.workspace, fit_id)
+    best_val = rec.pop("best_val_mpjpe_mm")
     if summary is not None:
         rec["export"] = summary.get("export")
     if st.json:
@@ -119,7 +107,7 @@ def _show_evaluation(st: State, fit_id: int, summary: dict | None = None) -> Non
     st.console.print(f"fit {fit_id} ({rec['mode']}, {rec['split']}-split, every {rec['every']}: "
                      f"{n['train']} labelled training frames) on {rec['n_frames']} test frames: "
                      f"{_metrics_line(rec)}")
-    if rec["best_step"] == 0 and run.config.get("best_val_mpjpe_mm") is not None:
+    if rec["best_step"] == 0 and best_val is not None:
         # The regressor starts at the training mean pose; step 0 kept = no step did better
         # on the validation clips: the features did not generalise to them.
         st.console.print("warning: no training step beat the mean pose on the validation "
@@ -128,6 +116,8 @@ def _show_evaluation(st: State, fit_id: int, summary: dict | None = None) -> Non
     table.add_column("joint")
     for k in METRICS:
         table.add_column(METRIC_NAMES[k], justify="right")
+    from models.skeleton import DIVE14
+
     for j in DIVE14:
         table.add_row(j, *(f"{rec['per_joint'][j][k]:.1f}" for k in METRICS))
     st.console.print(table)
@@ -147,8 +137,8 @@ def evaluate(
 
     Example: tempose evaluate 7 --export-predictions fit7.csv
     """
+    from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.evaluate import evaluate_fit
-    from tempose_cli.pipeline.train import resolve_device
 
     st = state(ctx)
     summary = evaluate_fit(st.sessions(), st.workspace, fit_id, resolve_device(device),
@@ -176,8 +166,8 @@ def probe(
 
     Example: tempose probe --run 1
     """
+    from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.probe import run_probe
-    from tempose_cli.pipeline.train import resolve_device
 
     st = state(ctx)
     opts = _options(split, fraction, every, regressor, False, steps, seed, hidden, 1e-3, 256,

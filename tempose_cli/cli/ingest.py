@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tempose_cli.cli.app import app, state
+from tempose_cli.cli.context import app, progress_bar, state
 from tempose_cli.core.errors import InputError
+from tempose_cli.core.sidecar import BACKGROUND_METHODS as METHODS
 from tempose_cli.core.sidecar import SPORTS, ClipMeta
-from tempose_cli.media.background import METHODS
-from tempose_cli.pipeline.ingest import IngestOptions, IngestResult, cleanup, discover, ingest_file
 
 STYLE = {"ingested": "green", "catalogued": "cyan", "failed": "red"}
 
@@ -47,6 +45,14 @@ def ingest(
         raise typer.BadParameter(f"must be one of {', '.join(SPORTS)}", param_hint="--sport")
     if background is not None and background not in METHODS:
         raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--background")
+    from tempose_cli.pipeline.ingest import (
+        IngestOptions,
+        IngestResult,
+        cleanup,
+        discover,
+        ingest_file,
+    )
+
     opts = IngestOptions(
         defaults=ClipMeta(sport=sport, athlete=athlete, dive=dive, height_m=height, fps=fps,
                           split=tuple(split or ())),
@@ -55,13 +61,10 @@ def ingest(
     sessions = st.sessions()
     cleanup(st.workspace)
     files, results = discover(paths)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=st.console, transient=True, disable=st.json,
-    ) as bar:
-        overall = bar.add_task(f"ingesting {len(files)} file(s)", total=len(files))
+    with progress_bar(st.console, st.json, transient=True) as bar:
+        overall = bar.add_task(f"ingesting {len(files)} file(s)", total=len(files), info="")
         for f in files:
-            task = bar.add_task(f"  {f.name}", total=None)
+            task = bar.add_task(f"  {f.name}", total=None, info="")
 
             def report(stage: str, done: int, total: int, task=task, name=f.name) -> None:
                 bar.update(task, description=f"  {name} [{stage}]", completed=done, total=total)

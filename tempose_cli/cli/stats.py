@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tempose_cli.cli.app import app, state
+from tempose_cli.cli.context import app, state
 from tempose_cli.core.errors import TemposeError
 
 stats_app = typer.Typer(
@@ -29,19 +29,14 @@ def pose_distance(
     Example: tempose stats pose-distance --sport dive --max-delta 60 --out pose_distance.png
     """
     from rich.table import Table
-    from sqlalchemy import select
 
-    from store.schema import Clip, LabelSet
+    from store.catalogue import label_paths
     from tempose_cli.core.labels import PoseTrack
     from tempose_cli.pipeline.stats import plot_curve, pose_distance_curve
 
     st = state(ctx)
-    query = select(LabelSet.array_path).join(Clip, LabelSet.clip_id == Clip.id).order_by(
-        LabelSet.clip_id)
-    if sport:
-        query = query.where(Clip.sport == sport)
     with st.sessions()() as session:
-        paths = list(session.scalars(query))
+        paths = label_paths(session, sport)
     tracks = []
     for p in paths:
         track = PoseTrack.load_npz(st.workspace.abs(p))

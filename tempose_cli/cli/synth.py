@@ -8,13 +8,15 @@ from pathlib import Path
 
 import typer
 
-from tempose_cli.cli.app import app, state
+from tempose_cli.cli.context import app, progress_bar, state
 from tempose_cli.core.errors import TemposeError
 
 
 def parse_size(text: str) -> tuple[int, int]:
+    from tempose_cli.core.parsing import parse_size as parse_wxh
+
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
+        w, h = parse_wxh(text)
     except ValueError:
         raise TemposeError(f"--size {text!r}: expected WxH, e.g. 256x256") from None
     if not (16 <= w <= 4096 and 16 <= h <= 4096) or w % 2 or h % 2:
@@ -48,7 +50,6 @@ def synth(
 
     Example: tempose synth clips/ --sport dive --athletes 3 --dives 4 --fps 25 --size 256x256
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from tempose_cli.synth.dive import HEIGHTS
     from tempose_cli.synth.generate import (
@@ -83,9 +84,8 @@ def synth(
     cfg = SynthConfig(out_dir=out_dir, sport=sport, athletes=athletes, clips=dives, fps=fps,
                       size=(w, h), seed=seed, heights=hs, run_s=run_s, masks=masks,
                       backgrounds=backgrounds)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=st.console, transient=True, disable=st.json) as progress:
-        task = progress.add_task(f"synth {sport}", total=len(plan(cfg)))
+    with progress_bar(st.console, st.json, transient=True) as progress:
+        task = progress.add_task(f"synth {sport}", total=len(plan(cfg)), info="")
         start = time.perf_counter()
         results = generate(cfg, on_clip=lambda r: progress.advance(task),
                            jobs=jobs or default_jobs())

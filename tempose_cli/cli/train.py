@@ -6,26 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from models.variants import VARIANTS
-from store.schema import Run
-from tempose_cli.cli.app import app, state
-from tempose_cli.cli.progress import progress_bar
+from tempose_cli.cli.context import app, clip_ids_option, progress_bar, runs_app, state
 from tempose_cli.core.errors import TemposeError
-
-runs_app = typer.Typer(help="Training and fitting runs.\n\nExample: tempose runs list",
-                       no_args_is_help=True)
-app.add_typer(runs_app, name="runs")
-
-
-def _ids(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise typer.BadParameter("expected comma-separated clip ids, e.g. 1,2,5") from None
 
 
 @app.command()
@@ -36,7 +20,7 @@ def train(
     sport: str = typer.Option("dive", help="Train on the catalogued clips of this sport."),
     steps: int = typer.Option(None, help="Total steps (default: the profile's)."),
     stage1_steps: int = typer.Option(None, help="Dives: steps of gravity pre-training."),
-    clips: str = typer.Option(None, help="Only these clip ids (comma-separated)."),
+    clips: str = typer.Option(None, help="Only these clip ids, e.g. 1,2 or 1-10,14."),
     resume: int = typer.Option(None, help="Continue this run from its checkpoint."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     seed: int = typer.Option(None, help="Random seed (default 0)."),
@@ -54,6 +38,7 @@ def train(
 
     Example: tempose train --variant ours --profile cpu --steps 1500
     """
+    from tempose_cli.pipeline.runs import train_record
     from tempose_cli.pipeline.train import run_config, train_command
 
     st = state(ctx)
@@ -76,14 +61,11 @@ def train(
 
         run_id = train_command(
             st.sessions(), st.workspace, cfg=cfg, resume=resume, steps=steps,
-            device_name=device, clip_ids=_ids(clips),
+            device_name=device, clip_ids=clip_ids_option(clips),
             perceptual_weights=str(perceptual_weights) if perceptual_weights else None,
             progress=progress, log=lambda m: st.console.print(m) if not st.json else None)
     with st.sessions().begin() as s:
-        run = s.get(Run, run_id)
-        rec = {"run": run.id, "status": run.status, "step": run.step,
-               "directory": str(st.workspace.abs(run.directory)),
-               "checkpoint": run.checkpoint_path, "perceptual": run.perceptual_weights}
+        rec = train_record(s, st.workspace, run_id)
     if st.json:
         st.emit(rec)
     else:
@@ -95,20 +77,20 @@ def train(
 def extract(
     ctx: typer.Context,
     run: int = typer.Option(..., help="Training run id."),
-    clips: str = typer.Option(None, help="Only these clip ids (comma-separated); default all."),
+    clips: str = typer.Option(None, help="Only these clip ids, e.g. 1,2 or 1-10,14; default all."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
 ) -> None:
     """Write z_tv, z_ti and the box track of every frame of every catalogued clip.
 
     Example: tempose extract --run 1
     """
+    from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.extract import extract as run_extract
-    from tempose_cli.pipeline.train import resolve_device
 
     st = state(ctx)
     with progress_bar(st.console, st.json) as bar:
         task = bar.add_task("extracting", total=None, info="")
-        written = run_extract(st.sessions(), st.workspace, run, _ids(clips),
+        written = run_extract(st.sessions(), st.workspace, run, clip_ids_option(clips),
                               resolve_device(device),
                               lambda i, n, p: bar.update(task, completed=i, total=n, info=p))
     if st.json:
@@ -132,9 +114,9 @@ def transfer(
 
     Example: tempose transfer --run 1 3:10 7:25
     """
+    from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.extract import get_train_run
     from tempose_cli.pipeline.extract import transfer as run_transfer
-    from tempose_cli.pipeline.train import resolve_device
 
     st = state(ctx)
     if out is None:
@@ -154,15 +136,11 @@ def runs_list(ctx: typer.Context, kind: str = typer.Option(None, help="train | f
 
     Example: tempose runs list --kind train
     """
+    from tempose_cli.pipeline.runs import run_rows
+
     st = state(ctx)
     with st.sessions().begin() as s:
-        q = select(Run).order_by(Run.id)
-        if kind:
-            q = q.where(Run.kind == kind)
-        rows = [{"id": r.id, "kind": r.kind, "variant": r.variant, "profile": r.profile,
-                 "status": r.status, "step": r.step, "directory": r.directory,
-                 "perceptual": r.perceptual_weights, "created_at": r.created_at}
-                for r in s.scalars(q)]
+        rows = run_rows(s, kind)
     if st.json:
         st.emit(rows)
         return

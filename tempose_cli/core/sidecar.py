@@ -14,6 +14,9 @@ from typing import Any
 
 from tempose_cli.core.errors import InputError
 
+# How ingest estimates a clip's background (media/background.py implements them).
+BACKGROUND_METHODS = ("median", "dive-halves", "panorama")
+
 SPORTS = ("dive", "ski")
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from sqlalchemy.orm import Session
 
 from models.sampler import FrameBatch
 from store.framecache import open_frames
 from store.schema import Clip
-from tempose_cli.core.errors import NotFoundError, TemposeError
+from tempose_cli.core.errors import TemposeError
+from tempose_cli.core.geometry import px_to_norm
 from tempose_cli.core.labels import PoseTrack
 from tempose_cli.core.workspace import Workspace
 
@@ -31,14 +31,6 @@ class ClipFrames:
 
     def __len__(self) -> int:
         return len(self.frames)
-
-
-def require_clip(session: Session, clip_id: int) -> Clip:
-    """The catalogued clip ``clip_id``, or a NotFoundError that says where to look."""
-    clip = session.get(Clip, clip_id)
-    if clip is None:
-        raise NotFoundError(f"no clip with id {clip_id} (see: tempose clips list)")
-    return clip
 
 
 def load_clips(ws: Workspace, clips: Sequence[Clip]) -> list[ClipFrames]:
@@ -109,7 +101,7 @@ class FrameStore:
                 rows.append(np.full((14, 2), np.nan))
                 continue
             w, h = clip.video_size
-            rows.append((clip.j2d[t] + 0.5) / np.array([w, h]) * 2 - 1)
+            rows.append(px_to_norm(clip.j2d[t], (w, h)))
         return torch.from_numpy(np.stack(rows)).float()
 
     def batch(self, fb: FrameBatch, device: torch.device, with_2d: bool = False,

@@ -25,8 +25,8 @@ from models.model import TemporalPoseModel
 from models.regressor import LoopResult, RegressorConfig, pose_loss, train_loop
 from models.variants import get_variant
 from tempose_cli.learn.dataset import FrameStore
+from tempose_cli.learn.features import encode_clip
 from tempose_cli.learn.fitdata import ClipSource, FitOptions
-from tempose_cli.pipeline.extract import encode_clip
 
 
 def fresh_pose_model(cfg: RunConfig, trained: TemporalPoseModel | None, seed: int) -> \

@@ -49,12 +49,6 @@ class Split:
     excluded: list[int] = field(default_factory=list)
     athletes: dict[str, list[str]] = field(default_factory=dict)  # side -> athletes
 
-    def side_of(self, clip_id: int) -> str | None:
-        for side in SIDES:
-            if clip_id in getattr(self, side):
-                return side
-        return None
-
     def to_dict(self) -> dict:
         return {"kind": self.kind, "train": self.train, "val": self.val, "test": self.test,
                 "seed": self.seed, "source": self.source, "val_by": self.val_by,

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-METHODS = ("median", "dive-halves", "panorama")
+from tempose_cli.core.sidecar import BACKGROUND_METHODS
+
+METHODS = BACKGROUND_METHODS
 DEFAULT_BY_SPORT = {"dive": "median", "ski": "panorama"}
 
 Progress = Callable[[int, int], None] | None

@@ -23,7 +23,8 @@ import numpy as np
 
 from models.skeleton import BONE_INDEX, DIVE14
 from store.files import TMP_MARK
-from tempose_cli.media.video import encode_mp4
+from tempose_cli.core.ffmpeg import encode_mp4
+from tempose_cli.core.geometry import box_corners_px, rescale_px
 
 LEFT, RIGHT, CENTRE = (60, 140, 255), (255, 120, 60), (240, 240, 240)  # RGB
 BOX, MASK, CG = (255, 220, 0), (0, 200, 120), (255, 0, 255)
@@ -34,15 +35,12 @@ _SIDE = [LEFT if n.startswith("l_") else RIGHT if n.startswith("r_") else CENTRE
 def box_from_stn(box: np.ndarray, width: int, height: int) -> np.ndarray:
     """Detector boxes (..., 4) = (s_x, s_y, u, v) in normalised [-1, 1] image units
     (the STN's, see visualise.draw_box) -> pixel corners (x0, y0, x1, y1)."""
-    sx, sy, u, v = np.moveaxis(np.asarray(box, float), -1, 0)
-    return np.stack([(u - sx + 1) / 2 * width, (v - sy + 1) / 2 * height,
-                     (u + sx + 1) / 2 * width, (v + sy + 1) / 2 * height], -1)
+    return box_corners_px(box, (width, height)) + 0.5  # edges: a full frame is 0..W
 
 
 def rescale(uv: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
     """Pixel coordinates (..., 2k) to another resolution (pixel centres stay centres)."""
-    s = np.resize(np.asarray(scale, float), np.shape(uv)[-1])
-    return (np.asarray(uv, float) + 0.5) * s - 0.5
+    return rescale_px(uv, scale)
 
 
 def _pt(p: np.ndarray, shift: int = 4) -> tuple[int, int]:

@@ -14,22 +14,16 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import ffmpeg
 import numpy as np
 
 from tempose_cli.core.errors import InputError
+from tempose_cli.core.ffmpeg import ffmpeg_exe
+from tempose_cli.core.parsing import parse_size
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v")
-
-
-@cache
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 @dataclass(frozen=True)
@@ -114,10 +108,9 @@ def work_size(info: VideoInfo, spec: str | None) -> tuple[int, int]:
     spec = spec.strip().lower()
     if "x" in spec:
         try:
-            w, h = (int(v) for v in spec.split("x"))
+            return parse_size(spec)
         except ValueError:
             raise ValueError(f"work size {spec!r}: expected WxH or a number") from None
-        return w, h
     try:
         long_side = int(spec)
     except ValueError:
@@ -178,26 +171,3 @@ def read_all_frames(path: Path, size: tuple[int, int] | None = None) -> np.ndarr
     """All frames as one (T, H, W, 3) array (tests and small clips)."""
     info = probe(path)
     return np.stack(list(decode_frames(path, size or (info.width, info.height))))
-
-
-def encode_mp4(path: Path, frames: Iterator[np.ndarray] | np.ndarray, fps: float,
-               size: tuple[int, int], crf: int = 18) -> None:
-    """Encode RGB frames to H.264 MP4 (yuv420p, faststart: plays in browsers)."""
-    w, h = size
-    proc = (
-        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{w}x{h}", framerate=fps)
-        .output(str(path), vcodec="libx264", pix_fmt="yuv420p", crf=crf,
-                movflags="+faststart", preset="veryfast")
-        .global_args("-hide_banner", "-nostdin", "-v", "error", "-y")
-        .run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
-    )
-    try:
-        for frame in frames:
-            proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
-    finally:
-        proc.stdin.close()
-        err = proc.stderr.read()
-        rc = proc.wait()
-    if rc != 0:
-        msg = err.decode(errors="replace").strip()
-        raise RuntimeError(f"ffmpeg could not encode {path}: {msg}")

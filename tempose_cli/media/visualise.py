@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from store.files import write_atomic
+from tempose_cli.core.geometry import box_corners_px
 
 
 def to_image(t: torch.Tensor, size: int) -> np.ndarray:
@@ -24,9 +25,8 @@ def to_image(t: torch.Tensor, size: int) -> np.ndarray:
 def draw_box(img: np.ndarray, box: torch.Tensor, colour=(255, 40, 40)) -> np.ndarray:  # noqa: ANN001
     """Draw a normalised box (s_x, s_y, u, v) on an image."""
     h, w = img.shape[:2]
-    sx, sy, u, v = (float(x) for x in box.detach())
-    x0, x1 = ((u - sx + 1) / 2 * w, (u + sx + 1) / 2 * w)
-    y0, y1 = ((v - sy + 1) / 2 * h, (v + sy + 1) / 2 * h)
+    # Edges (a full-frame box spans 0..W), truncated to the pixel grid as before.
+    x0, y0, x1, y1 = (box_corners_px(box.detach().cpu().numpy(), (w, h)) + 0.5).tolist()
     out = np.ascontiguousarray(img.copy())
     cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), colour, 1)
     return out

@@ -35,15 +35,19 @@ from store.catalogue import get_clip
 from store.files import write_atomic
 from store.schema import Clip, Export, Run
 from tempose_cli.core.errors import NotFoundError, TemposeError
+from tempose_cli.core.geometry import box_corners_px, norm_to_px
 from tempose_cli.core.labels import PoseTrack
+from tempose_cli.core.parsing import parse_ids  # noqa: F401 - analyze --dives
+from tempose_cli.core.records import require_clip
 from tempose_cli.core.workspace import Workspace
-from tempose_cli.learn.dataset import features_path, load_clips, require_clip
-from tempose_cli.learn.detector import detector_track, norm_to_px, place_skeleton
+from tempose_cli.learn.dataset import features_path, load_clips
+from tempose_cli.learn.detector import detector_track
+from tempose_cli.learn.features import load_model
 from tempose_cli.media import exports, overlay, plots
 from tempose_cli.pipeline.evaluate import predict
-from tempose_cli.pipeline.extract import load_model
 from tempose_cli.pose import biomech, smoothing
-from tempose_cli.pose.dive_analysis import analyse_dive
+from tempose_cli.pose.dive_analysis import analyze_dive
+from tempose_cli.pose.placement import place_skeleton
 
 SMOOTH_ORDER = 4
 KINDS = {"csv": "csv", "detector_csv": "csv", "trc": "trc", "mot": "mot", "json": "json",
@@ -78,22 +82,6 @@ class Target:
     run_id: int  # the fit's training run (detector, decoder, features)
     run_dir: Path
     features: Path
-
-
-def parse_ids(spec: str) -> list[int]:
-    """``"1-10,14"`` -> [1, ..., 10, 14] (order kept, duplicates dropped); ValueError
-    naming the bad part otherwise."""
-    ids: list[int] = []
-    for part in (spec or "").split(","):
-        part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not m:
-            raise ValueError(f"{part!r} in {spec!r} is not an id or a range (e.g. 1-10,14)")
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        if hi < lo:
-            raise ValueError(f"range {part!r} in {spec!r} runs backwards")
-        ids += [i for i in range(lo, hi + 1) if i not in ids]
-    return ids
 
 
 def clip_label(clip: Clip) -> str:
@@ -244,16 +232,14 @@ def _write_all(sessions: sessionmaker[Session], ws: Workspace, tg: Target, frame
     hz = opts.smooth_hz
     if hz is not None:
         track = smoothing.smooth_track(track, tg.fps, hz, order=SMOOTH_ORDER, correct=True)
-    a = analyse_dive(track, tg.fps, K=tg.K, R=tg.R, code=tg.dive_code, camera_coords=False)
+    a = analyze_dive(track, tg.fps, K=tg.K, R=tg.R, code=tg.dive_code, camera_coords=False)
     lap("analysis")
 
     names = exports.export_names(name) | {"detector_csv": f"{name}_detector.csv"}
     if not opts.video:
         del names["overlay"]
     exports.write_csv(tmp / names["csv"], track)
-    # box_from_stn puts the frame's edges at 0 and W; the exports' pixels have their
-    # centres at integers (edges at -0.5 and W - 0.5), like the joints and centres.
-    boxes_px = overlay.box_from_stn(det.box, *tg.size) - 0.5
+    boxes_px = box_corners_px(det.box, tg.size)  # pixel centres at integers, as the joints
     write_detector_csv(tmp / names["detector_csv"], track.time_s, boxes_px, centre_px,
                        det.from_mask)
     up = biomech.gravity_up(tg.R) if tg.R is not None else None

@@ -28,10 +28,11 @@ from store.catalogue import get_clip
 from store.files import write_atomic
 from store.schema import Evaluation, Export, Run
 from tempose_cli.core.errors import NotFoundError, TemposeError
+from tempose_cli.core.records import require_clip
 from tempose_cli.core.workspace import Workspace
-from tempose_cli.learn.dataset import require_clip
 from tempose_cli.learn.finetune import encode_features
 from tempose_cli.learn.fitdata import ClipSource, FitOptions, clip_sources, inputs, load_features
+from tempose_cli.learn.splits import keep_every
 
 MM = 1000.0  # labels and predictions are metres; metrics are reported in millimetres
 
@@ -94,7 +95,7 @@ def side_predictions(model: FitModel, sources: list[ClipSource],
     return tuple(np.concatenate(a) for a in (pred, true, cid, fid))
 
 
-def summarise(pred: np.ndarray, true: np.ndarray, clip_ids: np.ndarray) -> dict:
+def error_summary(pred: np.ndarray, true: np.ndarray, clip_ids: np.ndarray) -> dict:
     """MPJPE, N-MPJPE, P-MPJPE in mm: overall, per joint and per clip."""
     p, t = pred * MM, true * MM
     frame = {k: fn(p, t, "frame") for k, fn in METRICS.items()}  # (N,) each
@@ -171,8 +172,6 @@ def evaluate_fit(sessions: sessionmaker[Session], ws: Workspace, fit_id: int,
                  device: torch.device, export: Path | None = None) -> dict:
     """Re-evaluate a fit on its recorded test clips; update its Evaluation (one
     transaction, with the predictions CSV recorded as an Export)."""
-    from tempose_cli.pipeline.fit import evaluation_details, side_frames
-
     with sessions.begin() as s:
         model, run = load_fit(s, ws, fit_id, device)
         test_ids = run.config["split"]["test"]
@@ -189,7 +188,7 @@ def evaluate_fit(sessions: sessionmaker[Session], ws: Workspace, fit_id: int,
                 "regressor": model.opts.regressor, "with_2d": model.opts.with_2d}
     frames = side_frames(sources, model.opts, 1)
     pred, true, cid, fid = side_predictions(model, sources, frames)
-    summary = summarise(pred, true, cid)
+    summary = error_summary(pred, true, cid)
     if export is not None:
         write_predictions_csv(export, pred, true, cid, fid)
     with sessions.begin() as s:
@@ -206,3 +205,14 @@ def evaluate_fit(sessions: sessionmaker[Session], ws: Workspace, fit_id: int,
             s.add(Export(run_id=fit_id, kind="csv", path=ws.rel(export),
                          params={"what": "test predictions", "units": "m", "frames": len(pred)}))
     return {**info, **summary, "export": str(export) if export is not None else None}
+
+
+def side_frames(sources: list[ClipSource], opts: FitOptions, every: int) -> dict[int, np.ndarray]:
+    """Labelled frames used per clip: every K-th by frame index (``every`` = 1: all)."""
+    return {s.clip_id: keep_every(s.labelled(opts.with_2d), every) for s in sources}
+
+
+def evaluation_details(opts: FitOptions, summary: dict) -> dict:
+    return {"mode": opts.mode, "regressor": opts.regressor, "with_2d": opts.with_2d,
+            "every": opts.every, "units": "mm", "per_joint": summary["per_joint"],
+            "per_clip": summary["per_clip"]}

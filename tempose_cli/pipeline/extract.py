@@ -10,30 +10,15 @@ import torch
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.checkpoint import load_checkpoint
-from models.config import RunConfig
-from models.model import TemporalPoseModel
-from models.variants import get_variant
 from store.catalogue import list_clips
 from store.files import write_atomic
 from store.schema import Export, Run
 from tempose_cli.core.errors import NotFoundError, TemposeError
+from tempose_cli.core.records import require_clip
 from tempose_cli.core.workspace import Workspace
-from tempose_cli.learn.dataset import FrameStore, features_path, load_clips, require_clip
+from tempose_cli.learn.dataset import FrameStore, features_path, load_clips
+from tempose_cli.learn.features import encode_clip, load_model
 from tempose_cli.media.visualise import save_png, to_image
-
-
-def load_model(ws: Workspace, run: Run,
-               device: torch.device) -> tuple[TemporalPoseModel, RunConfig]:
-    if run.kind != "train":
-        raise TemposeError(f"run {run.id} is a {run.kind} run, not a training run")
-    if not run.checkpoint_path or not ws.abs(run.checkpoint_path).exists():
-        raise TemposeError(f"run {run.id} has no checkpoint yet (train it: tempose train)")
-    ckpt = load_checkpoint(ws.abs(run.checkpoint_path))
-    cfg = RunConfig.from_dict(ckpt["config"])
-    model = TemporalPoseModel(cfg.model, get_variant(cfg.train.variant))
-    model.load_state_dict(ckpt["model"])
-    return model.to(device).eval(), cfg
 
 
 def get_train_run(session: Session, run_id: int) -> Run:
@@ -41,23 +26,6 @@ def get_train_run(session: Session, run_id: int) -> Run:
     if run is None or run.kind != "train":
         raise NotFoundError(f"no training run {run_id} (see: tempose runs list)")
     return run
-
-
-@torch.no_grad()
-def encode_clip(model: TemporalPoseModel, store: FrameStore, ci: int, device: torch.device,
-                batch: int = 64) -> dict[str, np.ndarray]:
-    n = store.lengths[ci]
-    out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": []}
-    for t0 in range(0, n, batch):
-        idx = list(range(t0, min(n, t0 + batch)))
-        frames = store.frames([ci] * len(idx), idx).to(device)
-        box, z_tv, z_ti = model.encode(frames)
-        for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
-            out[k].append(v.cpu().numpy())
-    arrays = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
-    arrays["features"] = model.features(torch.from_numpy(arrays["z_tv"]),
-                                        torch.from_numpy(arrays["z_ti"])).numpy()
-    return arrays
 
 
 def extract(sessions: sessionmaker[Session], ws: Workspace, run_id: int,

@@ -27,6 +27,7 @@ from models.regressor import LoopResult, RegressorConfig, build_regressor, pose_
 from store.schema import Evaluation, Run, utcnow
 from tempose_cli.core.errors import TemposeError
 from tempose_cli.core.workspace import Workspace
+from tempose_cli.learn.features import load_model
 from tempose_cli.learn.finetune import EndToEnd, encode_features, fresh_pose_model, train_end_to_end
 from tempose_cli.learn.fitdata import (
     MODES,
@@ -38,17 +39,19 @@ from tempose_cli.learn.fitdata import (
     load_features,
     split_for,
 )
-from tempose_cli.learn.splits import Split, keep_every
-from tempose_cli.pipeline.evaluate import MM, FitModel, side_predictions, summarise
-from tempose_cli.pipeline.extract import get_train_run, load_model
+from tempose_cli.learn.splits import Split
+from tempose_cli.pipeline.evaluate import (
+    MM,
+    FitModel,
+    error_summary,
+    evaluation_details,
+    side_frames,
+    side_predictions,
+)
+from tempose_cli.pipeline.extract import get_train_run
 
 # (step, total, info)
 Progress = Callable[[int, int, str], None]
-
-
-def side_frames(sources: list[ClipSource], opts: FitOptions, every: int) -> dict[int, np.ndarray]:
-    """Labelled frames used per clip: every K-th by frame index (``every`` = 1: all)."""
-    return {s.clip_id: keep_every(s.labelled(opts.with_2d), every) for s in sources}
 
 
 def stack(feats: dict[int, np.ndarray], sources: list[ClipSource],
@@ -186,7 +189,7 @@ def fit_core(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: 
     model = FitModel(opts, reg, pose_model, tr["id"], tr["dir"], device)
     pred, true, clip_ids, _ = side_predictions(model, side["test"], frames["test"])
     return FitResult(opts, tr, split, counts, cfg, reg, optimizer, loop, generator, pose_model,
-                     run_cfg, summarise(pred, true, clip_ids), seconds)
+                     run_cfg, error_summary(pred, true, clip_ids), seconds)
 
 
 def run_fit(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: FitOptions,
@@ -235,9 +238,3 @@ def evaluation_row(run_id: int, opts: FitOptions, summary: dict) -> Evaluation:
                       mpjpe=summary["mpjpe"], n_mpjpe=summary["n_mpjpe"],
                       p_mpjpe=summary["p_mpjpe"], n_frames=summary["n_frames"],
                       details=evaluation_details(opts, summary))
-
-
-def evaluation_details(opts: FitOptions, summary: dict) -> dict:
-    return {"mode": opts.mode, "regressor": opts.regressor, "with_2d": opts.with_2d,
-            "every": opts.every, "units": "mm", "per_joint": summary["per_joint"],
-            "per_clip": summary["per_clip"]}

@@ -31,20 +31,11 @@ from store.schema import Clip, Run, utcnow
 from tempose_cli.core.errors import NotFoundError, TemposeError
 from tempose_cli.core.workspace import Workspace
 from tempose_cli.learn.dataset import FrameStore, load_clips
+from tempose_cli.learn.device import resolve_device
 from tempose_cli.media.visualise import save_grid
 
 # (step, total, stage, loss terms)
 Progress = Callable[[int, int, int, dict], None]
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TemposeError("--device cuda asked for, but torch sees no CUDA device")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise TemposeError(f"unknown device {name!r} (auto|cpu|cuda)")
-    return torch.device(name)
 
 
 @dataclass

@@ -217,7 +217,7 @@ def half_somersaults(code: str | None) -> int | None:
     the third of five digits for twisters); None when the code cannot be parsed."""
     if not code:
         return None
-    from tempose_cli.synth.dive import DiveCode  # the one dive-code parser
+    from tempose_cli.core.divecode import DiveCode  # the one dive-code parser
 
     try:
         return DiveCode.parse(code).half_somersaults

@@ -1,6 +1,6 @@
 """One dive's analysis from its pose track: angles, rotation, CG flight, the summary.
 
-``analyse_dive`` is what ``tempose analyze`` calls after the (optionally smoothed)
+``analyze_dive`` is what ``tempose analyze`` calls after the (optionally smoothed)
 track is known; exports, plots and the overlay then only draw from the result.
 
 Which CG height track. Camera-coordinate 3D joints (labels; ``is_pelvis_centred``
@@ -96,7 +96,7 @@ def _f(x: float | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def analyse_dive(track: PoseTrack, fps: float | None, *, K: np.ndarray | None = None,
+def analyze_dive(track: PoseTrack, fps: float | None, *, K: np.ndarray | None = None,
                  R: np.ndarray | None = None, code: str | None = None, g: float = G,
                  camera_coords: bool | None = None) -> DiveAnalysis:
     """Angles, somersault angle, CG track, flight parabola and the dive summary.
@@ -153,11 +153,11 @@ def analyse_dive(track: PoseTrack, fps: float | None, *, K: np.ndarray | None = 
     if j3d is not None and _has_trunk(j3d[:end + 1]):
         axis = bm.somersault_axis(j3d[:end + 1])  # up to entry: not the water's chaos
         res.somersault_deg = bm.somersault_angle(j3d, up, axis)
-    res.summary = summarise(res, j3d, up, code, g, up_known=R is not None)
+    res.summary = dive_summary(res, j3d, up, code, g, up_known=R is not None)
     return res
 
 
-def summarise(res: DiveAnalysis, j3d: np.ndarray | None, up: np.ndarray, code: str | None,
+def dive_summary(res: DiveAnalysis, j3d: np.ndarray | None, up: np.ndarray, code: str | None,
               g: float, up_known: bool) -> dict:
     """The dive summary (JSON-ready: floats, ints, bools, strings or None).
 

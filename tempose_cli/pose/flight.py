@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-G = 9.81  # m/s^2, standard gravity to 3 digits (the synthetic benchmark uses the same)
+from tempose_cli.core.geometry import G
 
 
 @dataclass(frozen=True)

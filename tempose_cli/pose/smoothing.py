@@ -1,4 +1,5 @@
-"""Zero-lag Butterworth low-pass filtering of pose tracks, in numpy.
+"""Zero-lag Butterworth low-pass filtering of pose tracks (``scipy.signal``: ``butter``
+and ``sosfiltfilt``, as Pose2Sim and Sports2D do).
 
 Design: an analogue Butterworth prototype of the given order, its cut-off pre-warped
 (Omega = 2 fs tan(pi fc / fs)) so that the digital filter's -3 dB point lands exactly
@@ -40,56 +41,26 @@ def butter_lowpass_sos(cutoff_hz: float, fs: float, order: int = 4) -> np.ndarra
     if not 0 < cutoff_hz < fs / 2:
         raise ValueError(f"cut-off {cutoff_hz} Hz must be between 0 and the Nyquist "
                          f"frequency {fs / 2:g} Hz (fps {fs:g})")
-    k = 2.0 * fs
-    wc = k * np.tan(np.pi * cutoff_hz / fs)  # pre-warped analogue cut-off
-    sos = []
-    for m in range(order // 2):  # conjugate pole pairs of the left half plane
-        p = wc * np.exp(1j * np.pi * (2 * m + order + 1) / (2 * order))
-        zp = (k + p) / (k - p)  # bilinear transform of the pole
-        a = np.array([1.0, -2 * zp.real, abs(zp) ** 2])
-        b = np.array([1.0, 2.0, 1.0])  # both zeros at z = -1 (s = infinity)
-        b *= a.sum() / b.sum()  # unit gain at DC
-        sos.append(np.concatenate([b, a]))
-    return np.array(sos)
+    from scipy.signal import butter
 
-
-def _sosfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Filter (T, C) along time, direct form II transposed, each section starting in
-    its steady state for the constant input x[0] (lfilter_zi)."""
-    y = np.array(x, float)
-    for b0, b1, b2, _, a1, a2 in sos:
-        g = (b0 + b1 + b2) / (1 + a1 + a2)  # section DC gain (1 here)
-        z2 = (b2 - a2 * g) * y[0]
-        z1 = (b1 - a1 * g) * y[0] + z2
-        out = np.empty_like(y)
-        for i in range(len(y)):
-            xi = y[i]
-            yi = b0 * xi + z1
-            z1 = b1 * xi - a1 * yi + z2
-            z2 = b2 * xi - a2 * yi
-            out[i] = yi
-        y = out
-    return y
+    sos = butter(order, cutoff_hz, btype="low", fs=fs, output="sos")
+    # scipy puts the whole gain in the first section; give each unit gain at DC instead
+    # (the product is unchanged) so every section starts in the same steady state.
+    sos[:, :3] *= (sos[:, 3:].sum(1) / sos[:, :3].sum(1))[:, None]
+    return sos
 
 
 def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None) -> np.ndarray:
-    """Zero-phase forward-backward filter of finite (T, ...) data along axis 0."""
+    """Zero-phase forward-backward filter of finite (T, ...) data along axis 0
+    (``scipy.signal.sosfiltfilt``: odd extension, sections started in steady state)."""
+    from scipy.signal import sosfiltfilt
+
     x = np.asarray(x, float)
-    shape = x.shape
-    x2 = x.reshape(len(x), -1)
-    n = len(x2)
     if padlen is None:
         padlen = 3 * (2 * len(sos) + 1)
-    padlen = min(padlen, n - 1)
-    if padlen > 0:  # odd reflection: 2 x[0] - x[k], keeps value and slope at the ends
-        head = 2 * x2[0] - x2[padlen:0:-1]
-        tail = 2 * x2[-1] - x2[-2:-padlen - 2:-1]
-        x2 = np.concatenate([head, x2, tail])
-    y = _sosfilt(sos, x2)
-    y = _sosfilt(sos, y[::-1])[::-1]
-    if padlen > 0:
-        y = y[padlen:-padlen]
-    return y.reshape(shape)
+    padlen = min(padlen, len(x) - 1)
+    return sosfiltfilt(sos, x, axis=0, padtype="odd" if padlen > 0 else None,
+                       padlen=max(padlen, 0))
 
 
 def design_cutoff(cutoff_hz: float, fps: float, order: int, correct: bool = True) -> float:

@@ -10,13 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.skeleton import JOINT_INDEX
-
-
-def project(points_world: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(T, 3) world points -> (T, 2) pixels; R, t may be per frame ((T, 3, 3), (T, 3))."""
-    cam = np.einsum("...ij,...j->...i", R, points_world) + t  # (T, 3)
-    uvw = cam @ np.asarray(K).T
-    return uvw[:, :2] / uvw[:, 2:3]
+from tempose_cli.core.geometry import box_centres_px, project
 
 
 def reference_track(sidecar: dict | None, j2d: np.ndarray | None) -> np.ndarray | None:
@@ -31,12 +25,6 @@ def reference_track(sidecar: dict | None, j2d: np.ndarray | None) -> np.ndarray 
     if j2d is not None:
         return 0.5 * (j2d[:, JOINT_INDEX["l_hip"]] + j2d[:, JOINT_INDEX["r_hip"]])
     return None
-
-
-def box_centres_px(box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(T, 4) normalised boxes -> (T, 2) centre pixels (pixel centres at integers)."""
-    w, h = size
-    return np.stack([(box[:, 2] + 1) / 2 * w - 0.5, (box[:, 3] + 1) / 2 * h - 0.5], 1)
 
 
 def tracking_error(box: np.ndarray, reference: np.ndarray, size: tuple[int, int]) -> dict:

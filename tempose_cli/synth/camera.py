@@ -77,16 +77,6 @@ def gl_matrices(K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int, height:
     return view.T.ravel().tolist(), proj.T.ravel().tolist()
 
 
-def depth_to_range(depth: np.ndarray, K: np.ndarray, near: float, far: float) -> np.ndarray:
-    """OpenGL depth buffer (H, W) in [0, 1] -> distance along each pixel's ray, metres."""
-    z = far * near / (far - (far - near) * depth)  # camera-space depth
-    h, w = depth.shape
-    uu, vv = np.meshgrid(np.arange(w), np.arange(h))
-    x = (uu - K[0, 2]) / K[0, 0]
-    y = (vv - K[1, 2]) / K[1, 1]
-    return z * np.sqrt(1 + x * x + y * y)
-
-
 def frame_points(points: np.ndarray, K: np.ndarray, size: tuple[int, int],
                  view_dir: np.ndarray, margin: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
     """Camera centre and R looking along ``view_dir`` at the points' box centre, at the

@@ -23,8 +23,9 @@ import numpy as np
 from models.skeleton import DIVE14
 from store.files import write_atomic
 from tempose_cli.core.errors import TemposeError
+from tempose_cli.core.ffmpeg import encode_mp4
+from tempose_cli.core.geometry import G
 from tempose_cli.core.labels import PoseTrack, write_pose_csv
-from tempose_cli.media.video import encode_mp4
 from tempose_cli.synth import camera as cam
 from tempose_cli.synth import worlds
 from tempose_cli.synth.athletes import Athlete, make_athletes
@@ -213,7 +214,7 @@ def make_clip(cfg: SynthConfig, athlete: Athlete, a: int, k: int, stem: str) -> 
         camera |= {"R_per_frame": R_all, "t_per_frame": t_all}
     synth |= {
         "generator": "tempose synth", "seed": cfg.seed, "clip_seed": [cfg.seed, a, k, sport_id],
-        "athlete": athlete.record(), "body_scale": athlete.scale, "g_mps2": 9.81,
+        "athlete": athlete.record(), "body_scale": athlete.scale, "g_mps2": G,
         "cg_world": track.cg_world, "world": "z up, metres; water (dive) at z = 0",
         "pixel_convention": PIXEL_CONVENTION, "skeleton": "dive14",
         "visibility": "1 = joint inside the image and in front of the scene (water, "

@@ -38,11 +38,6 @@ def motions_dir() -> Path:
     return Path(pybullet_data.getDataPath()) / "data" / "motions"
 
 
-def available() -> list[str]:
-    files = motions_dir().glob("humanoid3d_*.txt")
-    return sorted(p.stem.removeprefix("humanoid3d_") for p in files)
-
-
 @dataclass
 class Pose:
     """A sequence of humanoid poses (mocap frame: y up, the body faces +x)."""

@@ -37,24 +37,6 @@ def to_matrix(q: np.ndarray) -> np.ndarray:
     ], axis=-2)
 
 
-def from_matrix(m: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation matrix -> (4,) quaternion (Shepperd's method, numerically safe)."""
-    m = np.asarray(m, float)
-    tr = np.trace(m)
-    if tr > 0:
-        s = 2.0 * np.sqrt(tr + 1.0)
-        q = [(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, 0.25 * s]
-    else:
-        i = int(np.argmax(np.diag(m)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
-        q = [0.0, 0.0, 0.0, (m[k, j] - m[j, k]) / s]
-        q[i] = 0.25 * s
-        q[j] = (m[j, i] + m[i, j]) / s
-        q[k] = (m[k, i] + m[i, k]) / s
-    return normalize(np.array(q))
-
-
 def slerp(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Spherical interpolation from a (f=0) to b (f=1) along the shorter arc.
 

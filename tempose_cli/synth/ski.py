@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tempose_cli.core.geometry import G
 from tempose_cli.synth import quat
 from tempose_cli.synth.humanoid import Humanoid
 from tempose_cli.synth.mocap import MOCAP_SCALE
 from tempose_cli.synth.motion import Q_UP, BodyTrack, Segment, combine, evaluate, place_by_base
 
-G = 9.81
 RUN_CYCLE = (0.0, 0.8)  # one stride cycle of the run clip, seconds
 JUMP_RANGE = (0.3, 1.4)  # crouch, take-off, flight, landing of the jump clip
 

@@ -1,0 +1,46 @@
+"""A training run's model, loaded from its checkpoint, and the latents of a clip's frames
+(``tempose extract`` writes them; ``analyze`` and fine-tuning encode with the same code)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from models.checkpoint import load_checkpoint
+from models.config import RunConfig
+from models.model import TemporalPoseModel
+from models.variants import get_variant
+from store.schema import Run
+from tempose_cli.core.errors import TemposeError
+from tempose_cli.core.workspace import Workspace
+from tempose_cli.learn.dataset import FrameStore
+
+
+def load_model(ws: Workspace, run: Run,
+               device: torch.device) -> tuple[TemporalPoseModel, RunConfig]:
+    if run.kind != "train":
+        raise TemposeError(f"run {run.id} is a {run.kind} run, not a training run")
+    if not run.checkpoint_path or not ws.abs(run.checkpoint_path).exists():
+        raise TemposeError(f"run {run.id} has no checkpoint yet (train it: tempose train)")
+    ckpt = load_checkpoint(ws.abs(run.checkpoint_path))
+    cfg = RunConfig.from_dict(ckpt["config"])
+    model = TemporalPoseModel(cfg.model, get_variant(cfg.train.variant))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), cfg
+
+
+@torch.no_grad()
+def encode_clip(model: TemporalPoseModel, store: FrameStore, ci: int, device: torch.device,
+                batch: int = 64) -> dict[str, np.ndarray]:
+    n = store.lengths[ci]
+    out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": []}
+    for t0 in range(0, n, batch):
+        idx = list(range(t0, min(n, t0 + batch)))
+        frames = store.frames([ci] * len(idx), idx).to(device)
+        box, z_tv, z_ti = model.encode(frames)
+        for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
+            out[k].append(v.cpu().numpy())
+    arrays = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
+    arrays["features"] = model.features(torch.from_numpy(arrays["z_tv"]),
+                                        torch.from_numpy(arrays["z_ti"])).numpy()
+    return arrays
