@@ -97,7 +97,7 @@ class TrainConfig:
     perceptual_seed: int = 0
     log_every: int = 10
     image_every: int = 250
-    checkpoint_every: int = 250
+    checkpoint_every: int = 100
 
     @classmethod
     def for_sport(cls, sport: str, **overrides: Any) -> TrainConfig:

@@ -123,6 +123,11 @@ class Run(Base):
     step: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The process training it (migration 0003): a "running" run whose process is gone
+    # is shown as interrupted (tempose_cli.pipeline.runs.effective_status).
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     evaluations: Mapped[list[Evaluation]] = relationship(back_populates="run")
 

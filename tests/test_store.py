@@ -130,3 +130,22 @@ def test_concurrent_writers_do_not_fail(tmp_path: Path) -> None:
     engine = open_catalogue(u)
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from athletes")).scalar() == 81
+
+
+def test_0003_adds_the_run_heartbeat_and_keeps_runs(tmp_path: Path) -> None:
+    u = _catalogue_at(tmp_path, "0002")
+    engine = make_engine(u)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "insert into runs (kind, config, directory, status, step, created_at) "
+            "values ('train', '{}', 'runs/1', 'running', 3, '2026-12-01 00:00:00')")
+    assert "pid" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    engine.dispose()
+
+    engine = open_catalogue(u)
+    columns = {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert {"pid", "host", "heartbeat_at"} <= columns
+    with session_factory(engine).begin() as s:
+        run = s.scalar(select(Run))
+        assert (run.status, run.step, run.pid, run.heartbeat_at) == ("running", 3, None, None)
+    assert (tmp_path / "cat.sqlite.bak-0002").exists()

@@ -167,3 +167,42 @@ def test_detector_rate_decays_over_stage_one_then_stays() -> None:
     cfg2 = run_config("cpu", "ours-no-gravity", "dive", {"steps": 900})
     assert detector_lr_mult(450, cfg2) == pytest.approx(
         0.5 * (cfg2.train.detector_lr_mult + cfg2.train.detector_lr_final_mult))
+
+
+def test_killed_run_shows_interrupted_and_resumes(home: Path) -> None:
+    """kill -9 leaves no chance to record anything: the pid + heartbeat tell."""
+    import os
+    import signal
+    import time
+
+    from sqlalchemy import select
+
+    from store.db import open_catalogue, session_factory
+    from store.schema import Run
+    from tempose_cli.core.workspace import Workspace
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tempose_cli", "--home", str(home), "--json", "train",
+         "--steps", "100000", "--stage1-steps", "2", "--device", "cpu"],
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sessions = session_factory(open_catalogue(Workspace.from_options(str(home)).url))
+    deadline = time.monotonic() + 300
+    run_id = None
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            with sessions.begin() as s:
+                run = s.scalar(select(Run).where(Run.pid == proc.pid))
+                if run is not None and run.step > 0:  # training, heartbeat written
+                    run_id = run.id
+                    break
+            time.sleep(0.5)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert run_id is not None, proc.stderr.read().decode()[-2000:]
+    rows = {r["id"]: r for r in json.loads(tempose(home, "runs", "list").stdout)}
+    assert rows[run_id]["status"] == "interrupted"
+    resumed = train(home, "--resume", str(run_id), "--steps", "4")
+    assert resumed["run"] == run_id and resumed["status"] == "done"
+    assert resumed["step"] >= 4

@@ -33,6 +33,7 @@ from tempose_cli.core.workspace import Workspace
 from tempose_cli.learn.dataset import FrameStore, load_clips
 from tempose_cli.learn.device import resolve_device
 from tempose_cli.media.visualise import save_grid
+from tempose_cli.pipeline.runs import claim, with_heartbeat
 
 # (step, total, stage, loss terms)
 Progress = Callable[[int, int, int, dict], None]
@@ -248,12 +249,14 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
                 source = run.perceptual_weights or ""  # "file:<path>" or the random init
                 perceptual_weights = source[5:] if source.startswith("file:") else None
                 run.status, run.config = "running", cfg.to_dict()
+                claim(s, run)
                 run_id = run.id
             else:
                 assert cfg is not None
                 run = Run(kind="train", variant=cfg.train.variant, profile=cfg.profile,
                           config=cfg.to_dict(), directory="", status="running")
                 s.add(run)
+                claim(s, run)
                 s.flush()
                 run.directory = f"runs/{run.id:04d}-{cfg.train.variant}"
                 run_id = run.id
@@ -279,6 +282,8 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
             run = s.get(Run, run_id)
             run.perceptual_weights = trainer.recon.source
             run.checkpoint_path = ws.rel(trainer.checkpoint_path)
+    if ddp.main:
+        progress = with_heartbeat(sessions, run_id, progress)
     try:
         trainer.run(progress)
     except BaseException:
