@@ -30,6 +30,7 @@ from store.catalogue import list_clips
 from store.schema import Clip, Run, utcnow
 from tempose_cli.dataset import FrameStore, load_clips
 from tempose_cli.errors import NotFoundError, TemposeError
+from tempose_cli.trainprobe import PROBE_COLUMNS, PoseProbe, labelled_for_probe
 from tempose_cli.visualise import save_grid
 from tempose_cli.workspace import Workspace
 
@@ -181,11 +182,17 @@ class Trainer:
         self._last_vis = vis
         return stage, terms
 
-    def run(self, progress: Progress | None = None) -> None:
+    def run(self, progress: Progress | None = None, probe: PoseProbe | None = None) -> None:
         tc = self.cfg.train
         log = LossLog(self.run_dir / "losses.csv", self.step) if self.ddp.main else None
+        last_probe: dict[str, float] = {}
         while self.step < tc.steps:
             stage, terms = self.train_step()
+            if probe is not None and self.ddp.main and tc.probe_every > 0 and (
+                    self.step % tc.probe_every == 0 or self.step == tc.steps):
+                result = probe(self.model, self.device)
+                last_probe = {k: result[k] for k in PROBE_COLUMNS}
+                terms.update(last_probe)
             if log:
                 log.write(self.step, stage, terms)
             if self.ddp.main and (self.step % tc.image_every == 0 or self.step == tc.steps):
@@ -193,7 +200,7 @@ class Trainer:
             if self.ddp.main and (self.step % tc.checkpoint_every == 0 or self.step == tc.steps):
                 self.save()
             if progress and self.ddp.main:
-                progress(self.step, tc.steps, stage, terms)
+                progress(self.step, tc.steps, stage, {**terms, **last_probe})
         if log:
             log.close()
 
@@ -201,8 +208,9 @@ class Trainer:
 class LossLog:
     """losses.csv, one row per step; on resume, rows after the checkpoint are dropped."""
 
-    COLUMNS = ["step", "stage", "total", "recon", "perceptual", "cover", "dsl", "css", "triplet",
-               "ti_far", "box_prior", "gravity", "order", "scale", "weak_2d"]
+    COLUMNS = ["step", "stage", "total", "recon", "crop_recon", "perceptual", "cover", "dsl",
+               "css", "triplet", "ti_far", "box_prior", "box_extent", "gravity", "order", "scale",
+               "weak_2d", *PROBE_COLUMNS]
 
     def __init__(self, path: Path, start_step: int):
         rows = []
@@ -221,6 +229,18 @@ class LossLog:
 
     def close(self) -> None:
         self.f.close()
+
+
+def make_probe(ws: Workspace, clips: list[Clip], every: int) -> tuple[PoseProbe | None, str]:
+    """The training-time pose probe over the labelled clips among ``clips``, and a note."""
+    if every <= 0:
+        return None, "pose probe off"
+    try:
+        probe = PoseProbe(labelled_for_probe(ws, clips))
+    except ValueError as e:
+        return None, f"pose probe off ({e})"
+    return probe, (f"pose probe every {every} steps on held-out athletes "
+                   f"{', '.join(probe.test_athletes)}")
 
 
 def run_config(profile: str, variant: str, sport: str, overrides: dict) -> RunConfig:
@@ -269,6 +289,7 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
             clip_rows = training_clips(s, cfg.train.sport, clip_ids)
             clips = load_clips(ws, clip_rows)
             run_dir = ws.abs(run.directory)
+            probe, probe_note = make_probe(ws, clip_rows, cfg.train.probe_every)
     run_id, cfg, ckpt_path = ddp.broadcast((run_id, cfg, ckpt_path))
     if not ddp.main:
         with sessions.begin() as s:
@@ -283,13 +304,13 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
     if ddp.main:
         log(f"run {run_id}: {cfg.train.variant} ({get_variant(cfg.train.variant).describe()}), "
             f"{len(clips)} clips, {cfg.profile} profile, device {device}, "
-            f"perceptual loss: {trainer.recon.source}")
+            f"perceptual loss: {trainer.recon.source}; {probe_note}")
         with sessions.begin() as s:
             run = s.get(Run, run_id)
             run.perceptual_weights = trainer.recon.source
             run.checkpoint_path = ws.rel(trainer.checkpoint_path)
     try:
-        trainer.run(progress)
+        trainer.run(progress, probe if ddp.main else None)
     except BaseException:
         if ddp.main:
             with sessions.begin() as s:
