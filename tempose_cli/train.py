@@ -128,7 +128,7 @@ class Trainer:
         ids = {id(p) for p in detector}
         self.optimizer = torch.optim.Adam([
             {"params": [p for p in self.model.parameters() if id(p) not in ids], "lr": tc.lr},
-            {"params": detector, "lr": tc.lr * tc.detector_lr_mult},
+            {"params": detector, "lr": tc.detector_lr * tc.detector_lr_mult},
         ])
         self.sampler = TemporalSampler(store.lengths, tc, seed=tc.seed + 1000 * ddp.rank)
         self.step = 0
@@ -175,7 +175,8 @@ class Trainer:
         total.backward()
         if tc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
-        self.optimizer.param_groups[1]["lr"] = tc.lr * detector_lr_mult(self.step, self.cfg)
+        self.optimizer.param_groups[1]["lr"] = tc.detector_lr * detector_lr_mult(self.step,
+                                                                                 self.cfg)
         self.optimizer.step()
         self.step += 1
         terms["total"] = float(total.detach())
