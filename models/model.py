@@ -106,6 +106,43 @@ def foreground_coverage_loss(box: Tensor, frames: Tensor, background: Tensor, we
     return (1 - (fg * cover).sum((1, 2, 3)) / mass).mean()
 
 
+def foreground_extent_box(box: Tensor, frames: Tensor, background: Tensor, threshold: float,
+                          margin: float, reach: float) -> Tensor:
+    """(N, 4) boxes that would frame the foreground near each box: its centroid, and
+    ``margin`` x its extent.
+
+    Not in the paper. The pixels unlike the background, weighted by a Gaussian of
+    ``reach`` box half-sizes around the (detached) box, give a centroid and second
+    moments; a uniform blob of half-length a has std a / sqrt(3), so the blob's
+    half-extent is sqrt(3) std along each axis. The larger of the two, in pixels,
+    times ``margin`` is the half side of a square box (square in pixels, so a crop is
+    never stretched), returned with the centroid as (s_x, s_y, u, v) and detached: a
+    target, like CAMShift's window update (mean shift for the centre). Empty
+    neighbourhoods keep the current box.
+    """
+    N, _, H, W = frames.shape
+    fg = foreground_map(frames, background, threshold)[:, 0]  # (N, H, W)
+    b = box.detach()
+    ys = torch.linspace(-1 + 1 / H, 1 - 1 / H, H, device=frames.device)
+    xs = torch.linspace(-1 + 1 / W, 1 - 1 / W, W, device=frames.device)
+    gx = torch.exp(-0.5 * ((xs[None] - b[:, 2:3]) / (reach * b[:, 0:1])) ** 2)  # (N, W)
+    gy = torch.exp(-0.5 * ((ys[None] - b[:, 3:4]) / (reach * b[:, 1:2])) ** 2)  # (N, H)
+    w = fg * gy[:, :, None] * gx[:, None, :]  # (N, H, W)
+    px, py = w.sum(1), w.sum(2)  # (N, W), (N, H) marginals
+    mass = px.sum(1)  # (N,)
+    m = mass.clamp_min(1e-6)
+    mx = (px * xs).sum(1) / m
+    my = (py * ys).sum(1) / m
+    vx = (px * (xs - mx[:, None]) ** 2).sum(1) / m
+    vy = (py * (ys - my[:, None]) ** 2).sum(1) / m
+    half_px = torch.maximum(3 ** 0.5 * vx.sqrt() * W / 2, 3 ** 0.5 * vy.sqrt() * H / 2)  # (N,)
+    side = margin * half_px
+    scale = torch.stack([side / (W / 2), side / (H / 2)], 1).clamp(0.05, 1.0)  # (N, 2)
+    target = torch.cat([scale, torch.stack([mx, my], 1)], 1)  # (N, 4)
+    empty = (mass < 1.0)[:, None]  # fewer than one foreground pixel's worth
+    return torch.where(empty, b, target)
+
+
 class TemporalPoseModel(nn.Module):
     def __init__(self, cfg: ModelConfig, variant: Variant):
         super().__init__()
@@ -181,34 +218,48 @@ class TemporalPoseModel(nn.Module):
             bg = at_recon("background", b.background)
             rgb, mask, frame, _ = self.decode(z_tv, z_ti_dec, box, bg)
             pixel = foreground_weighted_mse(frame, target, bg, tc.fg_weight, tc.fg_threshold)
+            terms["recon"] = tc.w_recon * pixel
+            # The same composite in the box's own coordinates, at crop resolution. The box
+            # is detached here: a loss seen only inside the box would otherwise pay the
+            # detector to move onto empty background.
+            m = mask * self.window
+            crop_bg = self.crops(b.background, box.detach())  # (N, 3, c, c)
+            crop_hat = m * rgb + (1 - m) * crop_bg
             if self.cfg.perceptual_region == "crop":
-                # The same composite in the box's own coordinates, at crop resolution. The
-                # box is detached here: a loss seen only inside the box would otherwise
-                # pay the detector to move onto empty background.
-                m = mask * self.window
-                crop_hat = m * rgb + (1 - m) * self.crops(b.background, box.detach())
                 rec = recon_loss(crop_hat, crops.detach())
             else:
                 rec = recon_loss(frame, target)
-            terms["recon"] = tc.w_recon * pixel
             terms["perceptual"] = tc.w_recon * tc.w_perceptual * rec["perceptual"]
+            if tc.w_crop_recon > 0:
+                terms["crop_recon"] = tc.w_crop_recon * foreground_weighted_mse(
+                    crop_hat, crops.detach(), crop_bg, tc.crop_fg_weight, tc.fg_threshold)
             vis.update(decoded=rgb, mask=mask, recon=frame, target=target)
 
         if v.stn:
             all_box = box
             if b.extra_frames is not None:
                 all_box = torch.cat([box, self.boxes(b.extra_frames)])
+            # Every frame the detector terms see, at the reconstruction size.
+            det_frames = [at_recon("frames", b.frames)]
+            det_bg = [at_recon("background", b.background)]
+            if b.extra_frames is not None:
+                det_frames.append(at_recon("extra_frames", b.extra_frames))
+                det_bg.append(at_recon("extra_background", b.extra_background))
+            det_frames, det_bg = torch.cat(det_frames), torch.cat(det_bg)  # (N + M, 3, r, r)
             if tc.w_cover > 0:
-                frames = [at_recon("frames", b.frames)]
-                background = [at_recon("background", b.background)]
-                if b.extra_frames is not None:
-                    frames.append(at_recon("extra_frames", b.extra_frames))
-                    background.append(at_recon("extra_background", b.extra_background))
                 terms["cover"] = tc.w_cover * foreground_coverage_loss(
-                    all_box, torch.cat(frames), torch.cat(background), self.centre,
-                    tc.fg_threshold)
-            terms["box_prior"] = tc.w_box_prior * L.box_prior_loss(
-                all_box[:, :2], tc.box_prior_size, tc.box_prior_sigma)
+                    all_box, det_frames, det_bg, self.centre, tc.fg_threshold)
+            if tc.box_size == "extent" and stage >= tc.box_extent_from_stage:
+                target = foreground_extent_box(
+                    all_box, det_frames, det_bg, tc.fg_threshold, tc.box_extent_margin,
+                    tc.box_extent_reach)  # (N + M, 4), detached
+                # Size always; the centre too with box_extent_centre (mean shift).
+                k = 4 if tc.box_extent_centre else 2
+                terms["box_extent"] = tc.w_box_extent * (
+                    (all_box[:, :k] - target[:, :k]) ** 2).mean() / (2 * tc.box_extent_sigma ** 2)
+            else:
+                terms["box_prior"] = tc.w_box_prior * L.box_prior_loss(
+                    all_box[:, :2], tc.box_prior_size, tc.box_prior_sigma)
 
         if stage == 1 and b.mode == "gravity" and v.stn:
             vv = box[:, 3].view(G, S)  # (G, 4) box-centre heights at t, t+k, t+2k, t+3k

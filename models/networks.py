@@ -33,9 +33,12 @@ def _trunk(cfg: ModelConfig) -> tuple[nn.Module, int]:
         _conv_block(3, w, 2), _conv_block(w, w, 1),
         _conv_block(w, 2 * w, 2), _conv_block(2 * w, 2 * w, 1),
         _conv_block(2 * w, 4 * w, 2), _conv_block(4 * w, 4 * w, 2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
     )
-    return net, 4 * w
+    if cfg.encoder_pool == "flatten":  # (B, 4w, 4, 4) -> (B, 64w): spatial layout kept
+        return nn.Sequential(*net, nn.AdaptiveAvgPool2d(4), nn.Flatten()), 4 * w * 16
+    if cfg.encoder_pool != "avg":
+        raise ValueError(f"unknown encoder_pool {cfg.encoder_pool!r} (flatten|avg)")
+    return nn.Sequential(*net, nn.AdaptiveAvgPool2d(1), nn.Flatten()), 4 * w
 
 
 class SplitEncoder(nn.Module):

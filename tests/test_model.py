@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from models.config import ModelConfig, TrainConfig
-from models.model import Batch, TemporalPoseModel, colour_jitter
+from models.model import Batch, TemporalPoseModel, colour_jitter, foreground_extent_box
 from models.networks import Decoder
 from models.perceptual import ReconstructionLoss
 from models.sampler import TemporalSampler
@@ -91,7 +91,8 @@ def test_every_variant_computes_its_terms(name: str) -> None:
     total, terms, _ = model.losses(_batch("contrastive"), 2, tc, rec)
     assert torch.isfinite(total)
     assert ("recon" in terms) == variant.decoder
-    assert ("box_prior" in terms) == variant.stn
+    assert ("box_extent" in terms) == variant.stn  # the default box size follows the athlete
+    assert "box_prior" not in terms
     assert ("ti_far" in terms) == variant.split
     assert (variant.contrastive in terms) if variant.contrastive else not (
         {"dsl", "css", "triplet"} & set(terms))
@@ -167,3 +168,31 @@ def test_random_frames_cover_all_clips() -> None:
     clips, frames = s.random_frames(400)
     assert set(clips.tolist()) == {0, 1, 2, 3}
     assert all(0 <= f < [30, 40, 12, 5][c] for c, f in zip(clips, frames, strict=True))
+
+
+def test_fixed_box_prior_is_still_available() -> None:
+    model = TemporalPoseModel(TINY, get_variant("ours"))
+    tc = TrainConfig(box_size="fixed")
+    _, terms, _ = model.losses(_batch("contrastive"), 2, tc, ReconstructionLoss())
+    assert "box_prior" in terms and "box_extent" not in terms
+
+
+def test_extent_scale_frames_a_blob_by_its_size() -> None:
+    # A 20 x 40 px foreground rectangle in a 96 px frame, centred at pixel (30, 50).
+    H = W = 96
+    bg = torch.zeros(1, 3, H, W)
+    frames = bg.clone()
+    frames[:, :, 30:70, 20:40] = 1.0
+    # Box roughly on it, too large: the target must not depend on that.
+    for s in (0.3, 0.6):
+        box = torch.tensor([[s, s, (30 / W) * 2 - 1, (50 / H) * 2 - 1]])
+        target = foreground_extent_box(box, frames, bg, 0.1, margin=1.0, reach=3.0)
+        # Half-extent of the long side is 20 px -> s = 20 / 48 in normalised units.
+        assert target.shape == (1, 4)
+        assert abs(float(target[0, 1]) - 20 / 48) < 0.03, target
+        assert torch.allclose(target[0, 0], target[0, 1])  # square in pixels
+        # Centroid of the rectangle: pixel (29.5, 49.5) in normalised coordinates.
+        assert abs(float(target[0, 2]) - ((29.5 + 0.5) / W * 2 - 1)) < 0.02, target
+        assert abs(float(target[0, 3]) - ((49.5 + 0.5) / H * 2 - 1)) < 0.02, target
+    empty = foreground_extent_box(box, bg, bg, 0.1, margin=1.0, reach=3.0)
+    assert torch.allclose(empty, box)  # no foreground: keep the current box

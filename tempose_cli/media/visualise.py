@@ -35,8 +35,9 @@ def draw_box(img: np.ndarray, box: torch.Tensor, colour=(255, 40, 40)) -> np.nda
 COLUMNS = ("frames", "crops", "decoded", "mask", "recon")
 
 
-def grid(vis: dict, rows: int = 4, size: int = 96) -> np.ndarray:
-    """Columns: input frame with the box, crop, decoded crop, mask, re-synthesised frame."""
+def grid(vis: dict, rows: int = 4, size: int = 128) -> np.ndarray:
+    """Columns: input frame with the box, crop, decoded crop, mask, re-synthesised frame;
+    ``size`` px a panel (128: the body in a crop is large enough to judge by eye)."""
     n = min(rows, vis["frames"].shape[0])
     lines = []
     for i in range(n):

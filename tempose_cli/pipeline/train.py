@@ -34,6 +34,7 @@ from tempose_cli.learn.dataset import FrameStore, load_clips
 from tempose_cli.learn.device import resolve_device
 from tempose_cli.media.visualise import save_grid
 from tempose_cli.pipeline.runs import claim, with_heartbeat
+from tempose_cli.pipeline.trainprobe import PROBE_COLUMNS, PoseProbe, labelled_for_probe
 
 # (step, total, stage, loss terms)
 Progress = Callable[[int, int, int, dict], None]
@@ -119,7 +120,7 @@ class Trainer:
         ids = {id(p) for p in detector}
         self.optimizer = torch.optim.Adam([
             {"params": [p for p in self.model.parameters() if id(p) not in ids], "lr": tc.lr},
-            {"params": detector, "lr": tc.lr * tc.detector_lr_mult},
+            {"params": detector, "lr": tc.detector_lr * tc.detector_lr_mult},
         ])
         self.sampler = TemporalSampler(store.lengths, tc, seed=tc.seed + 1000 * ddp.rank)
         self.step = 0
@@ -166,18 +167,25 @@ class Trainer:
         total.backward()
         if tc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
-        self.optimizer.param_groups[1]["lr"] = tc.lr * detector_lr_mult(self.step, self.cfg)
+        self.optimizer.param_groups[1]["lr"] = tc.detector_lr * detector_lr_mult(self.step,
+                                                                                 self.cfg)
         self.optimizer.step()
         self.step += 1
         terms["total"] = float(total.detach())
         self._last_vis = vis
         return stage, terms
 
-    def run(self, progress: Progress | None = None) -> None:
+    def run(self, progress: Progress | None = None, probe: PoseProbe | None = None) -> None:
         tc = self.cfg.train
         log = LossLog(self.run_dir / "losses.csv", self.step) if self.ddp.main else None
+        last_probe: dict[str, float] = {}
         while self.step < tc.steps:
             stage, terms = self.train_step()
+            if probe is not None and self.ddp.main and tc.probe_every > 0 and (
+                    self.step % tc.probe_every == 0 or self.step == tc.steps):
+                result = probe(self.model, self.device)
+                last_probe = {k: result[k] for k in PROBE_COLUMNS}
+                terms.update(last_probe)
             if log:
                 log.write(self.step, stage, terms)
             if self.ddp.main and (self.step % tc.image_every == 0 or self.step == tc.steps):
@@ -185,7 +193,7 @@ class Trainer:
             if self.ddp.main and (self.step % tc.checkpoint_every == 0 or self.step == tc.steps):
                 self.save()
             if progress and self.ddp.main:
-                progress(self.step, tc.steps, stage, terms)
+                progress(self.step, tc.steps, stage, {**terms, **last_probe})
         if log:
             log.close()
 
@@ -193,8 +201,9 @@ class Trainer:
 class LossLog:
     """losses.csv, one row per step; on resume, rows after the checkpoint are dropped."""
 
-    COLUMNS = ["step", "stage", "total", "recon", "perceptual", "cover", "dsl", "css", "triplet",
-               "ti_far", "box_prior", "gravity", "order", "scale", "weak_2d"]
+    COLUMNS = ["step", "stage", "total", "recon", "crop_recon", "perceptual", "cover", "dsl",
+               "css", "triplet", "ti_far", "box_prior", "box_extent", "gravity", "order", "scale",
+               "weak_2d", *PROBE_COLUMNS]
 
     def __init__(self, path: Path, start_step: int):
         rows = []
@@ -213,6 +222,18 @@ class LossLog:
 
     def close(self) -> None:
         self.f.close()
+
+
+def make_probe(ws: Workspace, clips: list[Clip], every: int) -> tuple[PoseProbe | None, str]:
+    """The training-time pose probe over the labelled clips among ``clips``, and a note."""
+    if every <= 0:
+        return None, "pose probe off"
+    try:
+        probe = PoseProbe(labelled_for_probe(ws, clips))
+    except ValueError as e:
+        return None, f"pose probe off ({e})"
+    return probe, (f"pose probe every {every} steps on held-out athletes "
+                   f"{', '.join(probe.test_athletes)}")
 
 
 def run_config(profile: str, variant: str, sport: str, overrides: dict) -> RunConfig:
@@ -263,6 +284,7 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
             clip_rows = training_clips(s, cfg.train.sport, clip_ids)
             clips = load_clips(ws, clip_rows)
             run_dir = ws.abs(run.directory)
+            probe, probe_note = make_probe(ws, clip_rows, cfg.train.probe_every)
     run_id, cfg, ckpt_path = ddp.broadcast((run_id, cfg, ckpt_path))
     if not ddp.main:
         with sessions.begin() as s:
@@ -277,7 +299,7 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
     if ddp.main:
         log(f"run {run_id}: {cfg.train.variant} ({get_variant(cfg.train.variant).describe()}), "
             f"{len(clips)} clips, {cfg.profile} profile, device {device}, "
-            f"perceptual loss: {trainer.recon.source}")
+            f"perceptual loss: {trainer.recon.source}; {probe_note}")
         with sessions.begin() as s:
             run = s.get(Run, run_id)
             run.perceptual_weights = trainer.recon.source
@@ -285,7 +307,7 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
     if ddp.main:
         progress = with_heartbeat(sessions, run_id, progress)
     try:
-        trainer.run(progress)
+        trainer.run(progress, probe if ddp.main else None)
     except BaseException:
         if ddp.main:
             with sessions.begin() as s:
