@@ -109,6 +109,7 @@ def state(ctx: typer.Context) -> State:
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from tempose_cli.commands import (  # noqa: F401
+        ablation,
         analyze,
         clips,
         demo,
