@@ -110,3 +110,11 @@ def test_every_from_fraction() -> None:
                 dict(fraction=0.5, every=2)):
         with pytest.raises(ValueError):
             every_from(**bad)
+
+
+@pytest.mark.parametrize("n_athletes", [3, 4, 5, 9, 10, 12])
+def test_diver_split_tests_on_at_least_a_quarter_of_the_athletes(n_athletes) -> None:
+    clips = catalogue(n_athletes, clips=1)
+    for seed in range(3):
+        s = make_split(clips, "diver", seed=seed)
+        assert len(s.athletes["test"]) == math.ceil(n_athletes / 4)  # 12 -> 3, 10 -> 3

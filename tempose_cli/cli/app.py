@@ -10,6 +10,7 @@ from __future__ import annotations
 # Imported for their side effect of adding commands to ``app``; each imports
 # ``tempose_cli.cli.context`` only, never this module.
 from tempose_cli.cli import (  # noqa: F401
+    ablation,
     analyze,
     clips,
     demo,

@@ -59,9 +59,12 @@ class Split:
         return cls(**d)
 
 
-def _take(n: int, share: float) -> int:
-    """How many of n go to the held-out side: at least 1, leaving at least 1."""
-    return min(n - 1, max(1, round(share * n)))
+def _take(n: int, share: float, at_least: bool = False) -> int:
+    """How many of n go to the held-out side: round(share * n), or with ``at_least``
+    ceil(share * n) (the test side never holds less than its share: 3 of 10 athletes
+    for 0.25, not 2); at least 1, leaving at least 1."""
+    k = math.ceil(share * n - 1e-9) if at_least else round(share * n)
+    return min(n - 1, max(1, k))
 
 
 def _shuffled(items: Sequence, rng: np.random.Generator) -> list:
@@ -109,12 +112,13 @@ def make_split(clips: Sequence[ClipInfo], kind: str, *, seed: int = 0, test_shar
         if len(athletes) < 2:
             raise ValueError(f"a diver-split needs clips of at least 2 athletes, found "
                              f"{len(athletes)}")
-        test_athletes = set(_shuffled(athletes, rng)[:_take(len(athletes), test_share)])
+        test_athletes = set(_shuffled(athletes, rng)[:_take(len(athletes), test_share, True)])
         test = [c.clip_id for c in clips if c.athlete in test_athletes]
     else:
         if len(clips) < 2:
             raise ValueError(f"a dive-split needs at least 2 clips, found {len(clips)}")
-        test = sorted(_shuffled([c.clip_id for c in clips], rng)[:_take(len(clips), test_share)])
+        n_test = _take(len(clips), test_share, True)
+        test = sorted(_shuffled([c.clip_id for c in clips], rng)[:n_test])
     rest = [c.clip_id for c in clips if c.clip_id not in set(test)]
     train, val, val_by = _val_from_train(clips, rest, kind, val_share, rng)
     return _finish(Split(kind, train, val, test, seed, "seeded", val_by, excluded), clips)

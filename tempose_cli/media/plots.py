@@ -83,9 +83,11 @@ def _polyline(img: np.ndarray, pts: np.ndarray, colour, dashed: bool) -> None:  
 
 def line_plot(series: list[Series], title: str = "", xlabel: str = "", ylabel: str = "",
               size: tuple[int, int] = (900, 500), spans: list[tuple[float, float, str]] = (),
-              ystep: float | None = None) -> np.ndarray:
+              ystep: float | None = None,
+              xticks: list[tuple[float, str]] | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB image of the series; ``spans`` shade x-ranges (label shown),
-    ``ystep`` forces the y tick spacing (e.g. 180 degrees for rotations)."""
+    ``ystep`` forces the y tick spacing (e.g. 180 degrees for rotations), ``xticks``
+    gives the x ticks as (position, label), ascending (e.g. a log axis: log10 x)."""
     w, h = size
     img = np.full((h, w, 3), 255, np.uint8)
     left, right, top, bottom = 80, 20, 40 if title else 20, 55
@@ -93,6 +95,9 @@ def line_plot(series: list[Series], title: str = "", xlabel: str = "", ylabel: s
     ys = np.concatenate([np.asarray(s.y, float) for s in series] or [np.zeros(1)])
     fin = np.isfinite(xs) & np.isfinite(ys)
     xt = nice_ticks(*((xs[fin].min(), xs[fin].max()) if fin.any() else (0, 1)))
+    xnames = [_label(v, xt[1] - xt[0]) for v in xt]
+    if xticks and len(xticks) >= 2:
+        xt, xnames = np.array([v for v, _ in xticks], float), [n for _, n in xticks]
     yt = nice_ticks(*((ys[fin].min(), ys[fin].max()) if fin.any() else (0, 1)), step=ystep)
     x0, x1, y0, y1 = xt[0], xt[-1], yt[0], yt[-1]
     pw, ph = w - left - right, h - top - bottom
@@ -106,10 +111,10 @@ def line_plot(series: list[Series], title: str = "", xlabel: str = "", ylabel: s
         cv2.rectangle(img, tuple(pa.astype(int)), tuple(pb.astype(int)), SHADE, -1)
         if label:
             _text(img, label, (int(pa[0] + 4), top + 10), 0.4, (90, 110, 140))
-    for v in xt:
+    for v, name in zip(xt, xnames, strict=True):
         px = int(round(to_px([v], [y0])[0, 0]))
         cv2.line(img, (px, top), (px, top + ph), GRID, 1)
-        _text(img, _label(v, xt[1] - xt[0]), (px, top + ph + 14), 0.42, anchor="centre")
+        _text(img, name, (px, top + ph + 14), 0.42, anchor="centre")
     for v in yt:
         py = int(round(to_px([x0], [v])[0, 1]))
         cv2.line(img, (left, py), (left + pw, py), GRID, 1)
@@ -127,7 +132,8 @@ def line_plot(series: list[Series], title: str = "", xlabel: str = "", ylabel: s
     for k, (s, colour) in enumerate(labelled):  # legend, top right inside the axes
         y = top + 14 + 18 * k
         xl = left + pw - 170
-        cv2.line(img, (xl, y), (xl + 24, y), colour, 2, cv2.LINE_AA)
+        for a, b in ((0, 9), (15, 24)) if s.dashed else ((0, 24),):
+            cv2.line(img, (xl + a, y), (xl + b, y), colour, 2, cv2.LINE_AA)
         _text(img, s.label, (xl + 30, y), 0.42)
     if title:
         _text(img, title, (w // 2, 18), 0.55, anchor="centre")

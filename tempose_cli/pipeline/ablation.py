@@ -1,0 +1,455 @@
+"""``tempose ablation``: the paper's Table V / Fig. 8 on the catalogued labelled clips.
+
+Every requested variant is trained with the cpu profile (or reused: the catalogue
+keeps finished runs of an identical configuration), its features are extracted and
+the same MLP is fitted on the same split at each label fraction. The baselines:
+
+- ``mean``: the mean pose of the training frames of that split and fraction, predicted
+  for every test frame (computed here, no training): the floor every row must beat;
+- ``random``: a frozen, randomly initialised encoder with the same regressor;
+- ``scratch``: that encoder trained end to end on the same labelled frames only.
+
+``random`` and ``scratch`` crop with a trained detector (``tempose_cli/finetune.py``),
+borrowed from the ``ours`` run, or the first requested variant with one. Rows come
+out as dicts (``ROW_KEYS``) and go to ``ablation.csv``, ``ablation.md`` and
+``ablation.png`` (N-MPJPE against the label fraction, log x axis).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from models.metrics import METRICS
+from models.variants import get_variant
+from store.files import write_atomic
+from tempose_cli.core.errors import TemposeError
+from tempose_cli.learn.splits import SPLITS, every_from
+
+if TYPE_CHECKING:
+    import torch
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from models.config import RunConfig
+    from tempose_cli.core.workspace import Workspace
+    from tempose_cli.learn.fitdata import FitOptions
+
+TABLE_V = ("dsl", "dsl-stn", "dsl-stn-dec", "ae-stn-dec", "css-stn-dec-split", "ours",
+           "ours-no-gravity")
+BASELINES = ("mean", "random", "scratch")
+FRACTIONS = (1.0, 0.2, 0.05)
+ROW_KEYS = ("row", "kind", "fraction", "every", "train_frames", "test_frames", "mpjpe",
+            "n_mpjpe", "p_mpjpe", "fit", "run", "mean_pose_kept", "detector_from")
+METRIC_NAMES = {"mpjpe": "MPJPE", "n_mpjpe": "N-MPJPE", "p_mpjpe": "P-MPJPE"}
+MM = 1000.0  # labels are metres, metrics millimetres (as tempose_cli/evaluate.py)
+
+Say = Callable[[str], None]
+# (job, e.g. "3/12 ours: fit at fraction 0.2", steps done, steps in all or None, info)
+Progress = Callable[[str, int, "int | None", str], None]
+
+
+def parse_names(text: str, known: Sequence[str], what: str) -> list[str]:
+    """``a,b,c`` -> names in the given order (duplicates dropped); unknown ones refused."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise TemposeError(f"unknown {what} {bad[0]!r} (known: {', '.join(known)})")
+    return names
+
+
+def parse_fractions(text: str) -> list[float]:
+    """``1,0.2,0.05`` -> fractions in (0, 1], each as the K of every K-th frame keeps it."""
+    out: list[float] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            f = float(part)
+        except ValueError:
+            raise TemposeError(f"--fractions: {part!r} is not a number") from None
+        if not 0 < f <= 1:
+            raise TemposeError(f"--fractions: {part} is outside (0, 1]")
+        out.append(f)
+    if not out:
+        raise TemposeError("--fractions: give at least one label fraction in (0, 1]")
+    return out
+
+
+def detector_variant(variants: Sequence[str]) -> str | None:
+    """Whose detector the random / scratch baselines crop with: ``ours``, else the first
+    requested variant that has a detector (None: no such variant)."""
+    if "ours" in variants:
+        return "ours"
+    return next((v for v in variants if get_variant(v).stn), None)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked ablation request (nothing trained yet)."""
+
+    variants: tuple[str, ...]
+    baselines: tuple[str, ...]
+    everies: tuple[int, ...]  # K of each label fraction (1 / K is the fraction used)
+    split: str
+    steps: int | None
+    seed: int
+    sport: str
+    fit_steps: int
+    hidden: int | None
+
+    @property
+    def detector_from(self) -> str | None:
+        return detector_variant(self.variants)
+
+
+def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: Sequence[float],
+                 split: str, steps: int | None, seed: int, sport: str = "dive",
+                 fit_steps: int = 2000, hidden: int | None = None) -> Request:
+    """Validate everything that can be checked before any work (one-line errors)."""
+    bad = [v for v in variants if v not in TABLE_V]
+    if bad:
+        raise TemposeError(f"unknown variant {bad[0]!r} (known: {', '.join(TABLE_V)})")
+    bad = [b for b in baselines if b not in BASELINES]
+    if bad:
+        raise TemposeError(f"unknown baseline {bad[0]!r} (known: {', '.join(BASELINES)})")
+    if split not in SPLITS:
+        raise TemposeError(f"unknown split {split!r} ({'|'.join(SPLITS)})")
+    if not variants and not baselines:
+        raise TemposeError("nothing to compare: give --variants or --baselines")
+    everies = []
+    for f in fractions:
+        try:
+            k = every_from(fraction=f)
+        except ValueError as e:
+            raise TemposeError(str(e).replace("--fraction", "fraction")) from None
+        if k not in everies:
+            everies.append(k)
+    if not everies:
+        raise TemposeError("give at least one label fraction in (0, 1]")
+    if steps is not None and steps < 1:
+        raise TemposeError(f"--steps must be >= 1, got {steps}")
+    if fit_steps < 0:
+        raise TemposeError(f"--fit-steps must be >= 0, got {fit_steps}")
+    req = Request(tuple(variants), tuple(baselines), tuple(everies), split, steps, seed, sport,
+                  fit_steps, hidden)
+    if {"random", "scratch"} & set(baselines) and req.detector_from is None:
+        raise TemposeError("the random and scratch baselines crop with a trained detector: "
+                           "add a variant with one to --variants (e.g. ours)")
+    return req
+
+
+def train_config(variant: str, sport: str, steps: int | None, seed: int) -> RunConfig:
+    """The cpu profile's config of ``variant``; ``steps`` N keeps the profile's stage-1
+    share (dives: round(N * default stage1_steps / default steps) gravity steps)."""
+    from models.config import TrainConfig
+    from tempose_cli.pipeline.train import run_config
+
+    over: dict = {"seed": seed}
+    if steps is not None:
+        base = TrainConfig.for_sport(sport)
+        over.update(steps=steps, stage1_steps=round(steps * base.stage1_steps / base.steps))
+    return run_config("cpu", variant, sport, over)
+
+
+def fit_options(req: Request, every: int, mode: str) -> FitOptions:
+    from tempose_cli.learn.fitdata import FitOptions
+
+    return FitOptions(split=req.split, every=every, mode=mode, seed=req.seed, sport=req.sport,
+                      steps=req.fit_steps, hidden=req.hidden)
+
+
+def mean_pose_row(sessions: sessionmaker[Session], ws: Workspace, opts: FitOptions) -> dict:
+    """Metrics (mm) of predicting the training mean pose for every test frame: the split
+    and labelled frames a fit with ``opts`` uses, the mean over its training frames."""
+    from tempose_cli.learn.fitdata import clip_sources, labelled_clips, split_for
+    from tempose_cli.pipeline.evaluate import side_frames
+
+    with sessions.begin() as s:
+        clips = labelled_clips(s, opts.sport)
+        split = split_for(clips, opts)
+        wanted = set(split.train + split.test)
+        by_id = {src.clip_id: src for src in clip_sources(s, ws, [c for c in clips
+                                                                  if c.id in wanted])}
+
+    def rows(ids: list[int], every: int) -> np.ndarray:
+        srcs = [by_id[i] for i in ids]
+        frames = side_frames(srcs, opts, every)
+        ys = [src.targets()[frames[src.clip_id]] for src in srcs]
+        return np.concatenate(ys) if ys else np.zeros((0, 14, 3))
+
+    train, test = rows(split.train, opts.every), rows(split.test, 1)
+    if not len(train) or not len(test):
+        side = "training" if not len(train) else "test"
+        raise TemposeError(f"no labelled frames on the {side} side of the split")
+    pred = np.broadcast_to(train.mean(0), test.shape)  # (N, 14, 3) metres
+    metrics = {k: float(fn(pred * MM, test * MM)) for k, fn in METRICS.items()}
+    return {"train_frames": int(len(train)), "test_frames": int(len(test)), **metrics}
+
+
+def check_data(sessions: sessionmaker[Session], req: Request) -> None:
+    """Labelled clips of the sport exist and the split can be made (before any training)."""
+    from tempose_cli.learn.fitdata import labelled_clips, split_for
+
+    with sessions.begin() as s:
+        split_for(labelled_clips(s, req.sport), fit_options(req, 1, "frozen"))
+
+
+def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Sequence[str],
+                 baselines: Sequence[str], fractions: Sequence[float], split: str = "diver",
+                 steps: int | None = None, seed: int = 0,
+                 device: str | torch.device = "auto", say: Say = lambda m: None,
+                 sport: str = "dive", fit_steps: int = 2000, hidden: int | None = None,
+                 progress: Progress | None = None) -> list[dict]:
+    """Train (or reuse), extract, fit and evaluate every row; returns one dict per row
+    and label fraction, variants first, then baselines, in the order asked."""
+    from tempose_cli.learn.device import resolve_device
+    from tempose_cli.pipeline.chain import ensure_features, ensure_fit, ensure_train, fit_result
+
+    req = make_request(variants, baselines, fractions, split, steps, seed, sport, fit_steps,
+                       hidden)
+    check_data(sessions, req)
+    dev = device if not isinstance(device, str) else resolve_device(device)
+    device_name = str(dev) if not isinstance(device, str) else device
+    n_fr = len(req.everies)
+    total = len(req.variants) * (1 + n_fr) + len(req.baselines) * n_fr
+    done = [0]
+    tick = progress or (lambda job, i, n, info: None)
+
+    def job(text: str) -> str:
+        done[0] += 1
+        return f"{done[0]}/{total} {text}"
+
+    rows: list[dict] = []
+    runs: dict[str, int] = {}
+
+    def fits(name: str, kind: str, run_id: int, mode: str, detector: str | None) -> None:
+        for every in req.everies:
+            opts = fit_options(req, every, mode)
+            label = job(f"{name}: fit at fraction {opts.fraction:.3g}")
+            tick(label, 0, opts.steps, "")
+            fit_id, reused = ensure_fit(sessions, ws, run_id, opts, dev,
+                                        lambda i, n, info, label=label: tick(label, i, n, info))
+            with sessions.begin() as s:
+                res = fit_result(s, fit_id)
+            rows.append(_row(name, kind, opts, res, fit_id, run_id, res["mean_pose"], detector))
+            say(f"{name} fraction {opts.fraction:.3g}: fit {fit_id}"
+                f"{' (reused)' if reused else ''} N-MPJPE {res['n_mpjpe']:.1f} mm"
+                f"{' (kept the mean pose)' if res['mean_pose'] else ''}")
+
+    for variant in req.variants:
+        cfg = train_config(variant, req.sport, req.steps, req.seed)
+        label = job(f"{variant}: training")
+        tick(label, 0, cfg.train.steps, "")
+        t0 = time.perf_counter()
+        run_id, reused = ensure_train(
+            sessions, ws, cfg, device_name,
+            lambda i, n, stage, terms, label=label: tick(
+                label, i, n, f"stage {stage} recon={terms.get('recon', 0):.4f}"))
+        runs[variant] = run_id
+        say(f"{variant}: run {run_id} " + ("reused" if reused else
+                                           f"trained {cfg.train.steps} steps in "
+                                           f"{time.perf_counter() - t0:.0f} s"))
+        tick(label, cfg.train.steps, cfg.train.steps, "extracting features")
+        ensure_features(sessions, ws, run_id, dev)
+        fits(variant, "variant", run_id, "frozen", None)
+
+    detector = req.detector_from
+    for baseline in req.baselines:
+        if baseline == "mean":
+            for every in req.everies:
+                opts = fit_options(req, every, "frozen")
+                tick(job(f"mean: training mean pose at fraction {opts.fraction:.3g}"), 0, None,
+                     "")
+                res = mean_pose_row(sessions, ws, opts)
+                rows.append(_row("mean", "baseline", opts, res, None, None, None, None))
+                say(f"mean fraction {opts.fraction:.3g}: N-MPJPE {res['n_mpjpe']:.1f} mm")
+            continue
+        assert detector is not None
+        say(f"{baseline}: crops with the detector of {detector} (run {runs[detector]})")
+        fits(baseline, "baseline", runs[detector], baseline, detector)
+    return rows
+
+
+def _row(name: str, kind: str, opts: FitOptions, res: dict, fit_id: int | None,
+         run_id: int | None, kept: bool | None, detector: str | None) -> dict:
+    return {"row": name, "kind": kind, "fraction": opts.fraction, "every": opts.every,
+            "train_frames": res["train_frames"], "test_frames": res["test_frames"],
+            "mpjpe": res["mpjpe"], "n_mpjpe": res["n_mpjpe"], "p_mpjpe": res["p_mpjpe"],
+            "fit": fit_id, "run": run_id, "mean_pose_kept": kept, "detector_from": detector}
+
+
+# ---------------------------------------------------------------------------- outputs
+
+def with_ratios(rows: list[dict]) -> list[dict]:
+    """Each row plus ``<metric>_vs_ours`` and ``<metric>_vs_mean`` at its fraction
+    (None where that row is absent)."""
+    ref = {name: {r["fraction"]: r for r in rows if r["row"] == name} for name in ("ours", "mean")}
+    out = []
+    for r in rows:
+        extra = {}
+        for name in ("ours", "mean"):
+            base = ref[name].get(r["fraction"])
+            for m in METRICS:
+                extra[f"{m}_vs_{name}"] = (r[m] / base[m] if base and base[m] else None)
+        out.append({**r, **extra})
+    return out
+
+
+def _fmt(v: object, spec: str = ".2f") -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, float):
+        return format(v, spec)
+    return str(v)
+
+
+def csv_text(rows: list[dict]) -> str:
+    rows = with_ratios(rows)
+    cols = [*ROW_KEYS, *(f"{m}_vs_{n}" for n in ("ours", "mean") for m in METRICS)]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in rows:
+        w.writerow([_fmt(r[c], ".4g" if c == "fraction" else
+                         ".3f" if "_vs_" in c else ".2f") for c in cols])
+    return buf.getvalue()
+
+
+@dataclass
+class Meta:
+    """What the Markdown states besides the numbers."""
+
+    command: str
+    seconds: float
+    split: str = "diver"
+    steps: int | None = None
+    device: str = "cpu"
+    sport: str = "dive"
+
+    def machine(self) -> str:
+        import torch
+
+        cpu = platform.processor() or platform.machine()
+        return (f"{platform.system()} {cpu}, torch threads: {torch.get_num_threads()}, "
+                f"device: {self.device}")
+
+
+def markdown(rows: list[dict], meta: Meta) -> str:
+    rows = with_ratios(rows)
+    names = list(dict.fromkeys(r["row"] for r in rows))
+    fracs = sorted({r["fraction"] for r in rows}, reverse=True)
+    cell = {(r["row"], r["fraction"]): r for r in rows}
+    detector = next((r["detector_from"] for r in rows if r["detector_from"]), None)
+    has_ours = any(r["row"] == "ours" for r in rows)
+    steps = f"{meta.steps} steps" if meta.steps else "the profile's default steps"
+    lines = [
+        f"# Ablation ({meta.sport}, {meta.split}-split)", "",
+        f"- command: `{meta.command}`",
+        f"- machine: {meta.machine()}",
+        f"- time: {meta.seconds / 60:.1f} min (reused runs and fits are not retrained)",
+        f"- self-supervised training: cpu profile, {steps} per variant; regressor: MLP",
+    ]
+    if detector:
+        lines.append(f"- `random` and `scratch` crop with the detector of the `{detector}` run")
+    lines.append("")
+    for m in METRICS:
+        ratio = " (ratio to `ours`)" if has_ours else ""
+        lines += [f"## {METRIC_NAMES[m]} (mm){ratio}", "",
+                  "| row | " + " | ".join(f"fraction {f:.3g}" for f in fracs) + " |",
+                  "|---|" + "---:|" * len(fracs)]
+        for name in names:
+            cells = []
+            for f in fracs:
+                r = cell.get((name, f))
+                if r is None:
+                    cells.append("")
+                    continue
+                text = f"{r[m]:.1f}" + ("*" if r["mean_pose_kept"] else "")
+                if r[f"{m}_vs_ours"] is not None:
+                    text += f" ({r[f'{m}_vs_ours']:.2f})"
+                cells.append(text)
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    frames = {f: (cell.get(("mean", f)) or next(r for r in rows if r["fraction"] == f))
+              for f in fracs}
+    lines.append("Labelled frames (train / test): " + ", ".join(
+        f"fraction {f:.3g}: {frames[f]['train_frames']} / {frames[f]['test_frames']}"
+        for f in fracs) + ".")
+    lines += ["", "`mean`: the training frames' mean pose predicted for every test frame. "
+              "\\* the fit's model selection kept the untrained regressor (no step beat the "
+              "training mean pose on the validation clips), so the cell is the mean pose.", ""]
+    return "\n".join(lines)
+
+
+BASELINE_COLOURS = {"mean": (30, 30, 30), "random": (127, 127, 127), "scratch": (188, 189, 34)}
+
+
+def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    """(log10 x, label) ticks at 1, 2, 5 x 10^k enclosing [lo, hi], at least two."""
+    cands = [m * 10.0**k for k in range(-7, 1) for m in (1, 2, 5)]  # ascending
+    a = max((v for v in cands if v <= lo * 1.0001), default=cands[0])
+    b = min((v for v in cands if v >= hi / 1.0001), default=cands[-1])
+    if a >= b:  # one fraction: a tick below it too
+        a = max((v for v in cands if v < b), default=cands[0])
+    return [(math.log10(v), f"{v:g}") for v in cands if a <= v <= b]
+
+
+def plot(rows: list[dict], meta: Meta) -> np.ndarray:
+    """(H, W, 3) RGB: N-MPJPE against the label fraction (log x), one line per row."""
+    from tempose_cli.media.plots import PALETTE, Series, line_plot
+
+    series = []
+    names = list(dict.fromkeys(r["row"] for r in rows))
+    n_variant = 0
+    for name in names:
+        pts = sorted((r["fraction"], r["n_mpjpe"]) for r in rows if r["row"] == name)
+        baseline = name in BASELINES
+        colour = BASELINE_COLOURS[name] if baseline else PALETTE[n_variant % len(PALETTE)]
+        n_variant += not baseline
+        x, y = np.log10([p[0] for p in pts]), np.array([p[1] for p in pts], float)
+        if baseline and len(x) > 1:
+            # plots.py dashes every other segment: many short ones make a dashed line,
+            # and the measured points get their markers from a series of points alone.
+            xd = np.linspace(x[0], x[-1], 60 * len(x))
+            series.append(Series(xd, np.interp(xd, x, y), name, colour, dashed=True))
+            series.append(Series(_with_gaps(x), _with_gaps(y), "", colour, markers=True))
+            continue
+        series.append(Series(x, y, name, colour, markers=True))
+    fr = [r["fraction"] for r in rows]
+    return line_plot(series, f"N-MPJPE by label fraction ({meta.sport}, {meta.split}-split)",
+                     "label fraction (log scale)", "N-MPJPE (mm)", size=(900, 540),
+                     xticks=log_ticks(min(fr), max(fr)))
+
+
+def _with_gaps(v: np.ndarray) -> np.ndarray:
+    """[a, b, c] -> [a, nan, b, nan, c]: points that no line joins."""
+    out = np.full(2 * len(v) - 1, np.nan)
+    out[::2] = v
+    return out
+
+
+def write_outputs(rows: list[dict], out: Path, meta: Meta) -> dict[str, Path]:
+    """``ablation.csv``, ``ablation.md``, ``ablation.png`` in ``out``, each atomically."""
+    from tempose_cli.media.visualise import save_png
+
+    if not rows:
+        raise TemposeError("no rows to write")
+    out = Path(out)
+    md = markdown(rows, meta)
+    image = plot(rows, meta)
+    files = {"csv": out / "ablation.csv", "md": out / "ablation.md", "png": out / "ablation.png"}
+    write_atomic(files["csv"], lambda f: f.write(csv_text(rows).encode()))
+    write_atomic(files["md"], lambda f: f.write(md.encode()))
+    save_png(files["png"], image)
+    return files

@@ -1,0 +1,148 @@
+"""``tempose ablation`` end to end on a tiny generated set: rows, files, baselines, reuse."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+from sqlalchemy import func, select
+
+from tempose_cli.pipeline.ablation import ROW_KEYS, log_ticks
+from tests.conftest import generated_catalogue, sessions, tempose
+
+# 2 variants (ours has the detector the baselines borrow; dsl has none) x 2 fractions.
+FAST = ["--variants", "ours,dsl", "--baselines", "mean,random,scratch", "--fractions", "1,0.5",
+        "--steps", "4", "--fit-steps", "20", "--hidden", "16", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    """A 4-athlete catalogue and one finished ablation: (home, out, rows)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: a second thread only adds contention
+    root = tmp_path_factory.mktemp("ablation")
+    home = generated_catalogue(root, athletes=4, clips=1)
+    out = root / "out"
+    res = tempose(home, "ablation", *FAST, "--out", out)
+    assert res.exit_code == 0, res.output
+    yield home, out, json.loads(res.stdout)
+    torch.set_num_threads(threads)
+
+
+def n_runs(home: Path) -> int:
+    from store.schema import Run
+
+    with sessions(home).begin() as s:
+        return s.scalar(select(func.count()).select_from(Run))
+
+
+def test_rows_and_files(done) -> None:
+    home, out, rows = done
+    assert len(rows) == 5 * 2  # (2 variants + 3 baselines) x 2 fractions
+    assert [(r["row"], r["fraction"]) for r in rows[:4]] == [
+        ("ours", 1.0), ("ours", 0.5), ("dsl", 1.0), ("dsl", 0.5)]
+    for r in rows:
+        assert set(ROW_KEYS) <= set(r), r
+        assert r["test_frames"] > 0 and r["train_frames"] > 0
+        assert 0 < r["p_mpjpe"] <= r["mpjpe"] and r["n_mpjpe"] <= r["mpjpe"] + 1e-6
+    by = {(r["row"], r["fraction"]): r for r in rows}
+    for f in (1.0, 0.5):  # every row sees the same split and labelled frames
+        assert len({(by[n, f]["train_frames"], by[n, f]["test_frames"])
+                    for n in ("ours", "dsl", "mean", "random", "scratch")}) == 1
+        assert by["ours", f]["n_mpjpe_vs_ours"] == pytest.approx(1.0)
+        assert by["mean", f]["fit"] is None and by["mean", f]["run"] is None
+        for b in ("random", "scratch"):
+            assert by[b, f]["run"] == by["ours", f]["run"] and by[b, f]["detector_from"] == "ours"
+    assert by["ours", 0.5]["train_frames"] < by["ours", 1.0]["train_frames"]
+
+    with open(out / "ablation.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r["row"] for r in table] == [r["row"] for r in rows]
+    assert {"n_mpjpe_vs_ours", "n_mpjpe_vs_mean", *ROW_KEYS} <= set(table[0])
+    md = (out / "ablation.md").read_text()
+    assert "## N-MPJPE (mm) (ratio to `ours`)" in md and "| scratch |" in md
+    assert "tempose --home" in md and "--steps 4" in md and "min" in md
+    assert "detector of the `ours` run" in md
+    img = cv2.imread(str(out / "ablation.png"))
+    assert img is not None and img.shape[0] > 400 and img.shape[1] > 800
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporaries
+
+
+def test_mean_baseline_is_the_training_mean_pose(done) -> None:
+    """Equal to a fit with no regressor step: its regressor outputs the training mean."""
+    from tempose_cli.core.workspace import Workspace
+    from tempose_cli.learn.fitdata import FitOptions
+    from tempose_cli.pipeline.chain import ensure_fit, fit_result
+
+    home, _, rows = done
+    ours = next(r for r in rows if r["row"] == "ours" and r["fraction"] == 0.5)
+    mean = next(r for r in rows if r["row"] == "mean" and r["fraction"] == 0.5)
+    ss = sessions(home)
+    opts = FitOptions(split="diver", every=2, steps=0, hidden=16)
+    fit_id, _ = ensure_fit(ss, Workspace.from_options(home), ours["run"], opts,
+                           torch.device("cpu"))
+    with ss.begin() as s:
+        ref = fit_result(s, fit_id)
+    assert ref["mean_pose"]
+    assert (mean["train_frames"], mean["test_frames"]) == (ref["train_frames"],
+                                                          ref["test_frames"])
+    for m in ("mpjpe", "n_mpjpe", "p_mpjpe"):
+        assert mean[m] == pytest.approx(ref[m], abs=0.05), m  # float64 here, float32 there
+
+
+def test_rerun_reuses_runs_and_fits(done, tmp_path: Path) -> None:
+    home, out, rows = done
+    before = n_runs(home)
+    res = tempose(home, "ablation", *FAST, "--out", tmp_path / "again")
+    assert res.exit_code == 0, res.output
+    assert n_runs(home) == before  # nothing trained or fitted again
+    assert json.loads(res.stdout) == rows
+    assert (tmp_path / "again" / "ablation.csv").read_text() == \
+        (out / "ablation.csv").read_text()
+    text = tempose(home, "ablation", *FAST, "--out", tmp_path / "text", json_out=False)
+    assert text.exit_code == 0, text.output
+    assert "reused" in text.stdout and "scratch" in text.stdout and "ablation.png" in text.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--variants", "ours,nope"], "unknown variant 'nope'"),
+    (["--baselines", "median"], "unknown baseline 'median'"),
+    (["--fractions", "1,1.5"], "outside (0, 1]"),
+    (["--fractions", "0"], "outside (0, 1]"),
+    (["--fractions", "a"], "not a number"),
+    (["--split", "both"], "unknown split 'both'"),
+    (["--variants", "dsl", "--baselines", "random"], "crop with a trained detector"),
+])
+def test_bad_requests_are_one_line_errors(done, tmp_path: Path, args, message) -> None:
+    home = done[0]
+    before = n_runs(home)
+    res = tempose(home, "ablation", *FAST, *args, "--out", tmp_path / "out")
+    assert res.exit_code != 0
+    assert res.stderr.startswith("error: ") and message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() and n_runs(home) == before
+
+
+def test_no_labelled_clips_is_a_one_line_error(tmp_path: Path) -> None:
+    res = tempose(tmp_path / "home", "ablation", *FAST, "--out", tmp_path / "out")
+    assert res.exit_code != 0 and "no dive clips with 3D labels" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_log_axis_ticks_enclose_the_fractions() -> None:
+    assert [t for _, t in log_ticks(0.05, 1)] == ["0.05", "0.1", "0.2", "0.5", "1"]
+    assert [t for _, t in log_ticks(1 / 3, 1)] == ["0.2", "0.5", "1"]
+    assert [t for _, t in log_ticks(1, 1)] == ["0.5", "1"]
+
+
+def test_steps_keep_the_profiles_stage_one_share() -> None:
+    from tempose_cli.pipeline.ablation import train_config
+
+    default = train_config("ours", "dive", None, 0).train
+    assert (default.steps, default.stage1_steps) == (1500, 600)
+    short = train_config("ours", "dive", 10, 3).train
+    assert (short.steps, short.stage1_steps, short.seed) == (10, 4, 3)
