@@ -115,6 +115,7 @@ def _register() -> None:
         doctor,
         fit,
         ingest,
+        labels,
         stats,
         synth,
         train,
