@@ -17,6 +17,7 @@ from tempose_cli.cli import (  # noqa: F401
     doctor,
     fit,
     ingest,
+    labels,
     stats,
     synth,
     train,

@@ -42,6 +42,10 @@ def synth(
         "1,3,5,7.5,10", "--heights", help="Platform heights to draw from, metres."),
     run_s: float = typer.Option(3.0, "--run-seconds", min=0.5, max=60.0,
                                 help="Ski run length."),
+    cameras: int = typer.Option(
+        1, "--cameras", min=1, max=8,
+        help="Dives seen by N calibrated cameras: <stem>_camKK.* per camera, plus the "
+        "session's Pose2Sim calibration <stem>_calibration.toml and world joints <stem>.trc."),
     jobs: int = typer.Option(
         None, "--jobs", "-j", min=1, max=256,
         help="Clips rendered in parallel worker processes (default: CPUs). Same bytes."),
@@ -63,6 +67,8 @@ def synth(
     st = state(ctx)
     if sport not in ("dive", "ski"):
         raise TemposeError(f"--sport {sport!r}: expected dive or ski")
+    if cameras > 1 and sport != "dive":
+        raise TemposeError(f"--cameras {cameras}: several cameras are for --sport dive only")
     w, h = parse_size(size)
     try:
         hs = tuple(float(v) for v in heights.split(","))
@@ -83,7 +89,7 @@ def synth(
         raise TemposeError(f"{out_dir}: output folder is not writable")
     cfg = SynthConfig(out_dir=out_dir, sport=sport, athletes=athletes, clips=dives, fps=fps,
                       size=(w, h), seed=seed, heights=hs, run_s=run_s, masks=masks,
-                      backgrounds=backgrounds)
+                      backgrounds=backgrounds, cameras=cameras)
     with progress_bar(st.console, st.json, transient=True) as progress:
         task = progress.add_task(f"synth {sport}", total=len(plan(cfg)), info="")
         start = time.perf_counter()
@@ -92,6 +98,7 @@ def synth(
         seconds = time.perf_counter() - start  # wall clock: clips may run in parallel
     frames = sum(r.frames for r in results)
     summary = {"out_dir": str(out_dir), "sport": sport, "clips": [r.stem for r in results],
+               "cameras": cameras,
                "frames": frames, "seconds": round(seconds, 3),
                "frames_per_s": round(frames / seconds, 1) if seconds else None}
     if st.json:

@@ -27,7 +27,7 @@ from tempose_cli.core.ffmpeg import encode_mp4
 from tempose_cli.core.geometry import G
 from tempose_cli.core.labels import PoseTrack, write_pose_csv
 from tempose_cli.synth import camera as cam
-from tempose_cli.synth import worlds
+from tempose_cli.synth import session, worlds
 from tempose_cli.synth.athletes import Athlete, make_athletes
 from tempose_cli.synth.dive import CODES, HEIGHTS, DiveCode, flight_time, make_dive
 from tempose_cli.synth.humanoid import Humanoid, pybullet
@@ -52,6 +52,7 @@ class SynthConfig:
     run_s: float = 3.0  # ski run duration
     masks: bool = False
     backgrounds: Path | None = None  # folder of user images (pool wall / sky)
+    cameras: int = 1  # dives: calibrated cameras (synth/session.py)
 
 
 @dataclass(frozen=True)
@@ -201,17 +202,23 @@ def make_clip(cfg: SynthConfig, athlete: Athlete, a: int, k: int, stem: str) -> 
             dive_field, height_field = f"R{k + 1:03d}", None
             synth = {"run": s.params, "mocap": s.segments}
         t_all = -np.einsum("tij,j->ti", R_all, centre)
-        labels, masks = _render_clip(stem, cfg, body, track.joints_world, track.base_pos,
-                                     track.base_rot, track.sph, track.rev, K, R_all, t_all,
-                                     background, rng)
+        views = [(K, centre, R, R_all, t_all, background, rng)]
+        for c in range(1, cfg.cameras):  # dives only
+            K_c, centre_c, R_c, rng_c = session.extra_camera(
+                [cfg.seed, a, k, sport_id], c, pts, cfg.size, yaw)
+            R_all_c = np.broadcast_to(R_c, R_all.shape)
+            views.append((K_c, centre_c, R_c, R_all_c, -np.einsum("tij,j->ti", R_all_c, centre_c),
+                          Background(scene, K_c, centre_c, R_c, cfg.size), rng_c))
+        rendered = [_render_clip(session.view_stem(stem, c, cfg.cameras), cfg, body,
+                                 track.joints_world, track.base_pos, track.base_rot, track.sph,
+                                 track.rev, v[0], v[3], v[4], v[5], v[6])
+                    for c, v in enumerate(views)]
     finally:
         p.disconnect(client)
-    write_pose_csv(cfg.out_dir / f"{stem}.pose.csv", labels)
-    if cfg.masks:
-        write_masks(cfg.out_dir / f"{stem}.mask.npz", masks)
-    camera = {"K": K, "R": R, "t": -R @ centre, "centre": centre}
-    if cfg.sport == "ski":
-        camera |= {"R_per_frame": R_all, "t_per_frame": t_all}
+    if cfg.cameras > 1:
+        synth["session"] = session.write_session(
+            cfg.out_dir, stem, [(v[1], v[2]) for v in views], [v[0] for v in views], cfg.size,
+            track.joints_world, cfg.fps)
     synth |= {
         "generator": "tempose synth", "seed": cfg.seed, "clip_seed": [cfg.seed, a, k, sport_id],
         "athlete": athlete.record(), "body_scale": athlete.scale, "g_mps2": G,
@@ -221,10 +228,21 @@ def make_clip(cfg: SynthConfig, athlete: Athlete, a: int, k: int, stem: str) -> 
                       "platform, slope); self-occlusion is not marked",
         "background_image": image_name, "masks": cfg.masks,
     }
-    sidecar = {"sport": cfg.sport, "athlete": athlete.id, "dive": dive_field,
-               "height_m": height_field, "fps": float(cfg.fps), "camera": camera,
-               "split": [], "synth": synth}
-    write_json(cfg.out_dir / f"{stem}.json", sidecar)
+    for c, ((K, centre, R, R_all, t_all, _, _), (labels, masks)) in enumerate(
+            zip(views, rendered, strict=True)):
+        view = session.view_stem(stem, c, cfg.cameras)
+        write_pose_csv(cfg.out_dir / f"{view}.pose.csv", labels)
+        if cfg.masks:
+            write_masks(cfg.out_dir / f"{view}.mask.npz", masks)
+        camera = {"K": K, "R": R, "t": -R @ centre, "centre": centre}
+        if cfg.sport == "ski":
+            camera |= {"R_per_frame": R_all, "t_per_frame": t_all}
+        if cfg.cameras > 1:
+            synth = synth | {"session": synth["session"] | {"camera": session.camera_name(c)}}
+        sidecar = {"sport": cfg.sport, "athlete": athlete.id, "dive": dive_field,
+                   "height_m": height_field, "fps": float(cfg.fps), "camera": camera,
+                   "split": [], "synth": synth}
+        write_json(cfg.out_dir / f"{view}.json", sidecar)
     return ClipResult(stem, len(times), time.perf_counter() - start)
 
 
@@ -262,6 +280,9 @@ def generate(cfg: SynthConfig, on_clip: Callable[[ClipResult], None] | None = No
     worker processes (same bytes: a clip depends only on the seed and its index)."""
     if cfg.sport not in SPORTS:
         raise ValueError(f"unknown sport {cfg.sport!r} (dive or ski)")
+    if not 1 <= cfg.cameras <= session.MAX_CAMERAS or (cfg.cameras > 1 and cfg.sport != "dive"):
+        raise ValueError(f"cameras {cfg.cameras}: 1 to {session.MAX_CAMERAS}, more than 1 "
+                         "for dives only")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     athletes = make_athletes(cfg.athletes, cfg.seed)
     todo = plan(cfg)
