@@ -12,10 +12,10 @@ import pytest
 
 from models.skeleton import DIVE14
 from tempose_cli.core.errors import InputError
+from tempose_cli.core.labels import read_pose_csv
 from tempose_cli.media.importers.calibration import read_calibration
 from tempose_cli.media.importers.openpose import LAYOUTS, detect_layout
 from tempose_cli.media.importers.trc import DEFAULT_MAP, read_trc, trc_to_world, world_to_trc
-from tempose_cli.core.labels import read_pose_csv
 from tempose_cli.synth.generate import SynthConfig, generate
 
 from .conftest import tempose

@@ -15,11 +15,11 @@ import numpy as np
 
 from store.files import write_atomic
 from tempose_cli.core.errors import InputError
+from tempose_cli.core.labels import PoseTrack, read_pose_csv, write_pose_csv
+from tempose_cli.core.sidecar import labels_path, load_sidecar, parse_sidecar, sidecar_path
 from tempose_cli.media.importers.calibration import find_camera, read_calibration
 from tempose_cli.media.importers.openpose import read_openpose, to_dive14
 from tempose_cli.media.importers.trc import read_map, read_trc, resolve_map, trc_to_world
-from tempose_cli.core.labels import PoseTrack, read_pose_csv, write_pose_csv
-from tempose_cli.core.sidecar import labels_path, load_sidecar, parse_sidecar, sidecar_path
 from tempose_cli.media.video import probe
 
 SIZE_TOLERANCE = 0.02  # calibration vs video size: encoders crop to a macroblock multiple

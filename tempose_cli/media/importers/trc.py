@@ -24,8 +24,8 @@ import numpy as np
 
 from models.skeleton import DIVE14
 from tempose_cli.core.errors import InputError
-from tempose_cli.media.exports import write_trc as write_trc_track
 from tempose_cli.core.labels import PoseTrack, _parse_cell
+from tempose_cli.media.exports import write_trc as write_trc_track
 
 DEFAULT_MAP: dict[str, str] = {
     "head": "Head", "neck": "Neck",
