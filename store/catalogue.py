@@ -5,17 +5,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from store.schema import Athlete, Clip, ClipTag, Evaluation, LabelSet, Run
 
 
 def get_or_create_athlete(session: Session, name: str) -> Athlete:
+    """The athlete called ``name``, created if new.
+
+    On PostgreSQL two transactions may both find no row and both insert it: the second
+    insert waits for the first to commit and then violates the unique name. The insert
+    runs in a savepoint, so that case rolls back only the savepoint and reads the row
+    the other transaction committed; the caller's transaction goes on.
+    """
     athlete = session.scalar(select(Athlete).where(Athlete.name == name))
-    if athlete is None:
-        athlete = Athlete(name=name)
-        session.add(athlete)
-        session.flush()
+    if athlete is not None:
+        return athlete
+    try:
+        with session.begin_nested():
+            athlete = Athlete(name=name)
+            session.add(athlete)
+    except IntegrityError:
+        athlete = session.scalar(select(Athlete).where(Athlete.name == name))
+        if athlete is None:
+            raise
     return athlete
 
 

@@ -1,4 +1,9 @@
-"""Engine set-up, SQLite concurrency settings and schema migrations on open."""
+"""Engine set-up, SQLite concurrency settings and schema migrations on open.
+
+SQLite (the default, a file in the home) and PostgreSQL (``postgresql+psycopg://``, the
+``postgres`` extra) are tested. On SQLite one migrator at a time is ensured by BEGIN
+IMMEDIATE, on PostgreSQL by a transaction-scoped advisory lock.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 60_000
+CONNECT_TIMEOUT_S = 10
+# Key of the PostgreSQL advisory lock held while the schema is checked and migrated
+# (any constant bigint; this is b"tempose\0" read as an integer).
+MIGRATION_LOCK_KEY = 0x74656D706F736500
 
 
 class CatalogueError(Exception):
@@ -41,10 +51,25 @@ def make_engine(url: str) -> Engine:
     locks mid-transaction, which fails at once with "database is locked" when another
     process writes. Taking the write lock at BEGIN (and waiting up to the busy timeout
     for it) serialises tempose processes instead of failing them.
+
+    A URL that does not parse, or whose driver is not installed, raises CatalogueError.
     """
-    u = make_url(url)
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise CatalogueError(f"{url}: not a database URL (e.g. sqlite:///catalogue.sqlite, "
+                             "postgresql+psycopg://user@host/dbname)") from None
     if u.get_backend_name() != "sqlite":
-        return create_engine(url)
+        connect_args = {}
+        if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        try:
+            return create_engine(url, connect_args=connect_args)
+        except (ImportError, NoSuchModuleError) as e:
+            hint = (" (install the extra: pip install 'tempose[postgres]')"
+                    if u.get_backend_name() == "postgresql" else "")
+            raise CatalogueError(f"{_where(url)}: database driver not available: "
+                                 f"{_one_line(e)}{hint}") from None
     if u.database and u.database != ":memory:":
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -70,16 +95,32 @@ def open_catalogue(url: str, *, upgrade: bool = True) -> Engine:
 
     A catalogue at an older schema revision is upgraded in one transaction (SQLite
     files are first copied to ``<file>.bak-<revision>``); one written by a newer
-    tempose, or a database with foreign tables and no revision, is refused.
+    tempose, or a database with foreign tables and no revision, is refused. A server
+    that cannot be reached, or a database that does not exist, raises CatalogueError;
+    no database is ever created on a server.
     """
     engine = make_engine(url)
+    try:
+        _check_and_migrate(engine, url, upgrade)
+    except DBAPIError as e:
+        engine.dispose()
+        raise CatalogueError(f"{_where(url)}: cannot open the catalogue: "
+                             f"{_one_line(e.orig)}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _check_and_migrate(engine: Engine, url: str, upgrade: bool) -> None:
     cfg = _alembic_config(url)
     script = ScriptDirectory.from_config(cfg)
     head = script.get_current_head()
-    with engine.begin() as conn:  # one migrator at a time (BEGIN IMMEDIATE on SQLite)
+    with engine.begin() as conn:  # one migrator at a time
+        _lock_for_migration(conn)
         current = MigrationContext.configure(conn).get_current_heads()
         if current == (head,):
-            return engine
+            return
         known = {rev.revision for rev in script.walk_revisions()}
         unknown = [rev for rev in current if rev not in known]
         if unknown:
@@ -101,12 +142,47 @@ def open_catalogue(url: str, *, upgrade: bool = True) -> Engine:
             _backup_sqlite(url, current[0])
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    return engine
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    """SQLite: BEGIN IMMEDIATE already holds the write lock. PostgreSQL: an advisory
+    lock, released at commit or rollback, so that two processes opening an empty
+    database together do not both create the tables."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+
+
+def backend_description(engine: Engine) -> str:
+    """E.g. ``PostgreSQL 15.8 (psycopg 3.2.1)`` or ``SQLite 3.40.1``, for ``doctor``."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            version = conn.exec_driver_sql("SHOW server_version").scalar()
+            name = "PostgreSQL"
+        elif conn.dialect.name == "sqlite":
+            version = conn.exec_driver_sql("SELECT sqlite_version()").scalar()
+            name = "SQLite"
+        else:
+            info = conn.dialect.server_version_info or ()
+            version, name = ".".join(map(str, info)) or "?", conn.dialect.name
+    driver = engine.dialect.driver
+    module = getattr(engine.dialect, "dbapi", None)
+    driver_version = getattr(module, "__version__", None)
+    suffix = f" ({driver} {driver_version})" if driver_version and name != "SQLite" else ""
+    return f"{name} {str(version).split()[0]}{suffix}"
+
+
+def _one_line(e: BaseException | None) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked (``***``), to print."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _where(url: str) -> str:
     u = make_url(url)
-    return u.database if u.get_backend_name() == "sqlite" and u.database else u.render_as_string()
+    return u.database if u.get_backend_name() == "sqlite" and u.database else safe_url(url)
 
 
 def _backup_sqlite(url: str, revision: str) -> None:

@@ -4,6 +4,7 @@ helpers of the tests that need a catalogue with a (seeded, untrained) training r
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -87,13 +88,13 @@ def ok(home: Path, *args) -> dict | list:
     return json.loads(res.stdout)
 
 
-def sessions(home: Path):
+def sessions(home: Path, db: str | None = None):
     from store.db import open_catalogue, session_factory
 
-    return session_factory(open_catalogue(Workspace.from_options(home).url))
+    return session_factory(open_catalogue(Workspace.from_options(home, db).url))
 
 
-def add_train_run(home: Path, name: str) -> tuple[int, Path]:
+def add_train_run(home: Path, name: str, db: str | None = None) -> tuple[int, Path]:
     """A training run record with the checkpoint of an untrained (seeded) cpu model."""
     import torch
 
@@ -106,7 +107,7 @@ def add_train_run(home: Path, name: str) -> tuple[int, Path]:
     cfg = RunConfig(ModelConfig.profile("cpu"), TrainConfig(variant="ours"), "cpu")
     torch.manual_seed(0)
     model = TemporalPoseModel(cfg.model, get_variant("ours"))
-    with sessions(home).begin() as s:
+    with sessions(home, db).begin() as s:
         run = Run(kind="train", variant="ours", profile="cpu", config=cfg.to_dict(),
                   directory=f"runs/{name}", status="done")
         s.add(run)
@@ -128,3 +129,31 @@ def generated_catalogue(root: Path, athletes: int = 3, clips: int = 2, seed: int
     res = CliRunner().invoke(app, ["--home", str(home), "ingest", str(root / "clips")])
     assert res.exit_code == 0, res.output
     return home
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server (tests/postgres.py) for the whole session.
+
+    When it cannot be started the tests that use it fail with the reason under CI (env
+    ``CI`` set: CI must never pass without them) and are skipped, with the reason,
+    elsewhere.
+    """
+    from .postgres import ServerUnavailable, start_cluster, stop_cluster
+
+    try:
+        cluster, why = start_cluster(), ""
+    except ServerUnavailable as e:
+        cluster, why = None, f"PostgreSQL test server unavailable: {e}"
+    if cluster is None:
+        if os.environ.get("CI"):
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why + " (CI is unset: skipped; under CI this fails)")
+    yield cluster
+    stop_cluster(cluster)
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """SQLAlchemy URL of a fresh, empty database on the test server."""
+    return pg_cluster.new_database()

@@ -39,11 +39,11 @@ SMALL = ["--hidden", "64", "--device", "cpu"]
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def write_synthetic_features(home: Path, run_dir: Path) -> None:
+def write_synthetic_features(home: Path, run_dir: Path, db: str | None = None) -> None:
     rng = np.random.default_rng(0)
     proj = rng.normal(size=(42, 32))
     codes = {}
-    with sessions(home).begin() as s:
+    with sessions(home, db).begin() as s:
         for c in list_clips(s):
             track = PoseTrack.load_npz(home / c.labels[0].array_path)
             pose = pelvis_centred(track.j3d).reshape(len(track), 42)

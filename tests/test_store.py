@@ -42,18 +42,19 @@ def test_sqlite_is_wal_with_busy_timeout(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def _catalogue_at(tmp_path: Path, revision: str) -> str:
-    u = url(tmp_path)
+def catalogue_at(u: str, revision: str) -> str:
     engine = make_engine(u)
     cfg = _alembic_config(u)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+    engine.dispose()
     return u
 
 
-def test_older_catalogue_is_upgraded_with_backup(tmp_path: Path) -> None:
-    u = _catalogue_at(tmp_path, "0001")
+def check_upgrade_from_0001(u: str) -> None:
+    """A catalogue at 0001 with an athlete, opened: at head, the athlete kept."""
+    catalogue_at(u, "0001")
     engine = make_engine(u)
     with session_factory(engine).begin() as s:
         get_or_create_athlete(s, "A01")
@@ -65,6 +66,13 @@ def test_older_catalogue_is_upgraded_with_backup(tmp_path: Path) -> None:
     with session_factory(engine).begin() as s:
         assert s.scalar(select(Athlete.name)) == "A01"  # data survives the upgrade
         s.add(Run(kind="train", directory="runs/1"))
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_heads() == (head_revision(),)
+    engine.dispose()
+
+
+def test_older_catalogue_is_upgraded_with_backup(tmp_path: Path) -> None:
+    check_upgrade_from_0001(url(tmp_path))
     backup = tmp_path / "cat.sqlite.bak-0001"
     assert backup.exists()
     with sqlite3.connect(backup) as b:
@@ -93,7 +101,11 @@ def test_foreign_database_is_refused_untouched(tmp_path: Path) -> None:
 
 
 def test_list_filters(tmp_path: Path) -> None:
-    engine = open_catalogue(url(tmp_path))
+    check_list_filters(url(tmp_path))
+
+
+def check_list_filters(u: str) -> None:
+    engine = open_catalogue(u)
     with session_factory(engine).begin() as s:
         for i, (sport, ath, tag) in enumerate([("dive", "A", "train"), ("ski", "B", "test"),
                                                ("dive", "B", "test")]):
@@ -106,6 +118,7 @@ def test_list_filters(tmp_path: Path) -> None:
         assert [c.path for c in list_clips(s, sport="dive")] == ["/c0.mp4", "/c2.mp4"]
         assert [c.path for c in list_clips(s, athlete="B")] == ["/c1.mp4", "/c2.mp4"]
         assert [c.path for c in list_clips(s, split="test", sport="dive")] == ["/c2.mp4"]
+    engine.dispose()
 
 
 WRITER = """

@@ -57,8 +57,9 @@ class State:
         if self._sessions is None:
             from store.db import open_catalogue, session_factory
 
-            self.workspace.ensure()
-            self._sessions = session_factory(open_catalogue(self.workspace.url))
+            engine = open_catalogue(self.workspace.url)  # before ensure(): a bad --db
+            self.workspace.ensure()  # creates no folder
+            self._sessions = session_factory(engine)
         return self._sessions
 
     def emit(self, data: Any) -> None:

@@ -48,10 +48,11 @@ def doctor(ctx: typer.Context) -> None:
         return f"pybullet_data at {pybullet_data.getDataPath()}"
 
     def catalogue() -> str:
-        from store.db import head_revision
+        from store.db import backend_description, head_revision, safe_url
 
-        st.sessions()
-        return f"{st.workspace.url} (schema {head_revision()})"
+        engine = st.sessions().kw["bind"]
+        return (f"{safe_url(st.workspace.url)} ({backend_description(engine)}, "
+                f"schema {head_revision()})")
 
     check("ffmpeg", ffmpeg_version)
     check("torch", torch_version)

@@ -143,7 +143,10 @@ def ingest_file(sessions: sessionmaker[Session], ws: Workspace, path: Path,
             return IngestResult(str(path), "ingested", clip.id, _summary(clip, track), n_frames)
     except IntegrityError:  # another process catalogued the same content meanwhile
         with sessions.begin() as s:
-            clip_id = clip_by_hash(s, digest).id
+            existing = clip_by_hash(s, digest)
+            if existing is None:  # the violation was not the content hash's
+                raise
+            clip_id = existing.id
         return IngestResult(str(path), "catalogued", clip_id,
                             f"already catalogued as clip {clip_id}", n_frames)
 
