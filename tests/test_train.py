@@ -206,3 +206,24 @@ def test_killed_run_shows_interrupted_and_resumes(home: Path) -> None:
     resumed = train(home, "--resume", str(run_id), "--steps", "4")
     assert resumed["run"] == run_id and resumed["status"] == "done"
     assert resumed["step"] >= 4
+
+
+def test_training_probes_pose_on_held_out_athletes(tmp_path: Path) -> None:
+    """With labels of >= 3 athletes, losses.csv carries the ridge probe every N steps."""
+    generate(SynthConfig(out_dir=tmp_path / "clips", athletes=3, clips=1, fps=20.0,
+                         size=(64, 64), seed=5, heights=(7.5,)))
+    home = tmp_path / "home"
+    assert CliRunner().invoke(app, ["--home", str(home), "ingest",
+                                    str(tmp_path / "clips")]).exit_code == 0
+    run = train(home, "--steps", "4", "--stage1-steps", "2", "--probe-every", "2")
+    with open(Path(run["directory"]) / "losses.csv") as f:
+        rows = list(csv.DictReader(f))
+    probed = [int(r["step"]) for r in rows if r["probe_n_mpjpe"]]
+    assert probed == [2, 4]
+    for r in rows:
+        if r["probe_n_mpjpe"]:
+            assert float(r["probe_n_mpjpe"]) > 0 and float(r["probe_mean_pose"]) > 0
+            assert 0 <= float(r["box_centre_err"]) < 2 and float(r["box_size_ratio"]) > 0
+    run = train(home, "--steps", "2", "--stage1-steps", "1", "--probe-every", "0")
+    with open(Path(run["directory"]) / "losses.csv") as f:
+        assert not any(r["probe_n_mpjpe"] for r in csv.DictReader(f))

@@ -24,7 +24,11 @@ def train(
     resume: int = typer.Option(None, help="Continue this run from its checkpoint."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     seed: int = typer.Option(None, help="Random seed (default 0)."),
-    lr: float = typer.Option(None, help="Adam learning rate (default 1e-4)."),
+    lr: float = typer.Option(None, help="Adam rate of encoder and decoder (default 3e-4)."),
+    probe_every: int = typer.Option(
+        None, help="Ridge probe z_tv -> 3D pose on held-out athletes every N steps, into "
+        "losses.csv and the progress bar, when the clips hold labels of >= 3 athletes "
+        "(default 250; 0: off)."),
     weak_2d: bool = typer.Option(False, "--weak-2d", help="Also regress 2D labels from z_tv."),
     perceptual_weights: Path = typer.Option(
         None, help="Local ResNet-18 state_dict for the perceptual loss (none is downloaded; "
@@ -49,7 +53,7 @@ def train(
         try:
             cfg = run_config(profile, variant, sport, {
                 "steps": steps, "stage1_steps": stage1_steps, "seed": seed, "lr": lr,
-                "weak_2d": weak_2d or None})
+                "weak_2d": weak_2d or None, "probe_every": probe_every})
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
     with progress_bar(st.console, st.json) as bar:
