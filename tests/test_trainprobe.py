@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from models.metrics import n_mpjpe
 from models.ridge import ridge_fit, ridge_select
 from tempose_cli.learn.dataset import ClipFrames
 from tempose_cli.pipeline.trainprobe import LabelledClip, PoseProbe, athlete_extent_px, box_quality
