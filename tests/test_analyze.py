@@ -107,6 +107,10 @@ def test_analyze_writes_consistent_exports(cat) -> None:
     assert rec["smoothing"] == {"applied": False} and rec["pose_2d"]["estimate"] is True
     assert set(rec["files"].values()) == {p.name for p in files.values()}
     assert rec["summary"]["dive_code"] == res["summary"]["dive_code"]
+    # A dive keeps the dive summary (the ski one is for ski clips only).
+    assert rec["sport"] == res["sport"] == "dive" and "sport" not in rec["summary"]
+    assert {"somersaults", "flight_time_s", "entry_body_angle_from_vertical_deg"} <= set(
+        rec["summary"])
     with sessions(h).begin() as s:
         c = get_clip(s, clip)
         assert rec["dive_code"] == c.dive_code and rec["fps"] == c.fps

@@ -146,7 +146,7 @@ def test_concurrent_writers_do_not_fail(tmp_path: Path) -> None:
 
 
 def test_0003_adds_the_run_heartbeat_and_keeps_runs(tmp_path: Path) -> None:
-    u = _catalogue_at(tmp_path, "0002")
+    u = catalogue_at(url(tmp_path), "0002")
     engine = make_engine(u)
     with engine.begin() as conn:
         conn.exec_driver_sql(

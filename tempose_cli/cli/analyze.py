@@ -1,4 +1,4 @@
-"""``tempose analyze`` (one dive) and ``tempose export`` (a batch of dives)."""
+"""``tempose analyze`` (one dive or ski run) and ``tempose export`` (a batch of them)."""
 
 from __future__ import annotations
 
@@ -63,12 +63,49 @@ def summary_rows(s: dict) -> list[tuple[str, str]]:
             ("body angle from vertical at entry", entry)]
 
 
+def _range(d: dict | None) -> str:
+    if not d or d.get("min") is None:
+        return "–"
+    return f"{d['min']:.0f}-{d['max']:.0f} deg"
+
+
+def ski_summary_rows(s: dict) -> list[tuple[str, str]]:
+    """The coach's lines of a ski summary (``ski_analysis.ski_summary``)."""
+    rows = []
+    for joint in ("knee", "hip"):
+        legs = s.get(f"{joint}_flexion_deg") or {}
+        rows.append((f"{joint} flexion L / R (0 = straight)",
+                     f"{_range(legs.get('l'))} / {_range(legs.get('r'))}"))
+    incl = s.get("upper_body_inclination_deg") or {}
+    rows.append(("upper body from vertical, mean", _num(incl.get("mean"), ".0f", " deg")))
+    ang = s.get("shank_upper_body_angle_deg") or {}
+    rows.append(("shank to upper body L / R, mean",
+                 f"{_num((ang.get('l') or {}).get('mean'), '.0f', ' deg')} / "
+                 f"{_num((ang.get('r') or {}).get('mean'), '.0f', ' deg')}"))
+    cg = s.get("cg_height_above_lower_ankle_m") or {}
+    rows.append(("CG above lower ankle, mean", _num(cg.get("mean"), ".2f", " m")))
+    turns = s.get("turns")
+    rows.append(("turns", "– (no CG trajectory)" if not turns else
+                 f"{turns['count']} ({turns['left']} left, {turns['right']} right)" +
+                 (f", every {turns['turn_period_s']:.2f} s" if turns["turn_period_s"]
+                  else "")))
+    jumps = s.get("jumps")
+    rows.append(("jumps", "–" if not jumps else "none" if not jumps["count"] else
+                 f"{jumps['count']}, longest airtime {jumps['longest_airtime_s']:.2f} s"))
+    return rows
+
+
+def rows_for(s: dict) -> list[tuple[str, str]]:
+    return ski_summary_rows(s) if s.get("sport") == "ski" else summary_rows(s)
+
+
 def _show(st: State, res: dict) -> None:
+    kind = "ski summary" if res.get("sport") == "ski" else "dive summary"
     table = Table(title=f"clip {res['clip']} ({res['athlete'] or 'no athlete'}), fit "
-                        f"{res['fit']}: dive summary")
+                        f"{res['fit']}: {kind}")
     table.add_column("")
     table.add_column("value", justify="right")
-    for k, v in summary_rows(res["summary"]):
+    for k, v in rows_for(res["summary"]):
         table.add_row(k, v)
     st.console.print(table)
     st.console.print(f"folder: {res['folder']}")
@@ -79,7 +116,8 @@ def _show(st: State, res: dict) -> None:
 @app.command()
 def analyze(
     ctx: typer.Context,
-    dive: int = typer.Option(..., help="Clip id of the dive (tempose clips list)."),
+    dive: int = typer.Option(..., "--dive", "--run", help="Clip id of the dive or ski run "
+                             "(tempose clips list); --run is the same option, for ski."),
     fit: int = typer.Option(None, help="Fit run id (default: the latest fit whose training "
                             "run has this clip's features)."),
     out: Path = typer.Option(None, help=OUT_HELP),
@@ -87,13 +125,15 @@ def analyze(
     smooth: float = typer.Option(None, help=SMOOTH_HELP),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
 ) -> None:
-    """Analyse one dive with a fitted model: 3D pose track (CSV, TRC), joint angles (MOT),
-    JSON with the dive summary, overlay MP4 and plots, in exports/<clip>_fit<F>/.
+    """Analyse one dive or ski run with a fitted model: 3D pose track (CSV, TRC), joint
+    angles (MOT), JSON with the summary of the clip's sport, overlay MP4 and plots, in
+    exports/<clip>_fit<F>/. Dives get the dive summary (flight, somersaults, entry); ski
+    runs the ski summary (knee / hip flexion, upper body, CG, turns, jumps).
 
     The 2D joints are an estimate: the predicted pelvis-centred pose placed at the
     detector's mask-based centre and scaled to its box (see the JSON's pose_2d).
 
-    Example: tempose analyze --dive 42 --smooth 12
+    Example: tempose analyze --dive 42 --smooth 12   (a ski run: tempose analyze --run 7)
     """
     from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.analyze import analyze as run
@@ -114,7 +154,8 @@ def analyze(
 @app.command()
 def export(
     ctx: typer.Context,
-    dives: str = typer.Option(..., help="Clip ids and ranges, e.g. 1-10,14."),
+    dives: str = typer.Option(..., "--dives", "--runs", help="Clip ids and ranges, e.g. "
+                              "1-10,14 (dives or ski runs; --runs is the same option)."),
     fit: int = typer.Option(None, help="Fit run id for every dive (default: per dive, as "
                             "tempose analyze chooses)."),
     out: Path = typer.Option(None, help=OUT_HELP),
@@ -122,7 +163,7 @@ def export(
     smooth: float = typer.Option(None, help=SMOOTH_HELP),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
 ) -> None:
-    """Run tempose analyze for a batch of dives; a failing dive is reported and skipped
+    """Run tempose analyze for a batch of dives or ski runs; a failing dive is reported and skipped
     (exit status 1 if any failed).
 
     Example: tempose export --dives 1-10,14 --no-video
@@ -154,12 +195,15 @@ def export(
         st.emit({"done": done, "failed": failed})
     else:
         table = Table(title=f"{len(done)} of {len(ids)} dive(s) exported")
-        for col in ("dive", "fit", "flight", "somersaults", "folder or error"):
+        for col in ("clip", "fit", "flight / turns", "somersaults / jumps", "folder or error"):
             table.add_column(col, overflow="fold")
         for r in done:
-            rows = dict(summary_rows(r["summary"]))
-            table.add_row(str(r["clip"]), str(r["fit"]), rows["flight time"],
-                          _num(r["summary"].get("somersaults"), ".2f", ""), r["folder"])
+            rows = dict(rows_for(r["summary"]))
+            if r["summary"].get("sport") == "ski":
+                cells = (rows["turns"], rows["jumps"])
+            else:
+                cells = (rows["flight time"], _num(r["summary"].get("somersaults"), ".2f", ""))
+            table.add_row(str(r["clip"]), str(r["fit"]), *cells, r["folder"])
         for f in failed:
             table.add_row(str(f["dive"]), "", "", "", Text(f"failed: {f['error']}", "red"))
         st.console.print(table)

@@ -2,10 +2,10 @@
 
 Per frame: the fit's pelvis-centred 3D joints (``evaluate.predict``), the training
 run's detector box and decoded mask, their mask-based centre and the 2D joints placed
-from them (``projection``); optionally smoothed; then the dive analysis
-(``dive_analysis``) and the exports of DESIGN.md "Exports": pose CSV (the label
-schema, re-importable), detector CSV, TRC, MOT, JSON, three PNG plots, the overlay MP4
-and ``logs.txt``.
+from them (``projection``); optionally smoothed; then the analysis of the clip's sport (dives:
+``dive_analysis``; ski runs: ``ski_analysis``, with the ski plots) and the exports of
+DESIGN.md "Exports": pose CSV (the label schema, re-importable), detector CSV, TRC,
+MOT, JSON, three PNG plots, the overlay MP4 and ``logs.txt``.
 
 Everything is written into a temporary folder beside the target and renamed to
 ``<out>/<clip>_fit<F>[_smooth-...]/`` when complete; an older folder of that name is
@@ -43,16 +43,17 @@ from tempose_cli.core.workspace import Workspace
 from tempose_cli.learn.dataset import features_path, load_clips
 from tempose_cli.learn.detector import detector_track
 from tempose_cli.learn.features import load_model
-from tempose_cli.media import exports, overlay, plots
+from tempose_cli.media import exports, overlay, plots, ski_plots
 from tempose_cli.pipeline.evaluate import predict
 from tempose_cli.pose import biomech, smoothing
 from tempose_cli.pose.dive_analysis import analyze_dive
-from tempose_cli.pose.placement import place_skeleton
+from tempose_cli.pose.placement import frame_scales, place_skeleton
+from tempose_cli.pose.ski_analysis import analyze_ski
 
 SMOOTH_ORDER = 4
 KINDS = {"csv": "csv", "detector_csv": "csv", "trc": "trc", "mot": "mot", "json": "json",
          "overlay": "mp4", "angles_png": "png", "cg_png": "png", "rotation_png": "png",
-         "log": "log"}
+         "turns_png": "png", "log": "log"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class Target:
     run_id: int  # the fit's training run (detector, decoder, features)
     run_dir: Path
     features: Path
+    sport: str = "dive"  # which analysis: "dive" or "ski"
+    R_per_frame: np.ndarray | None = None  # (T, 3, 3) a panning camera's rotations
 
 
 def clip_label(clip: Clip) -> str:
@@ -142,7 +145,8 @@ def resolve(s: Session, ws: Workspace, clip_id: int, fit_id: int | None) -> Targ
     return Target(clip.id, clip_label(clip), clip.athlete.name if clip.athlete else None,
                   clip.dive_code, clip.fps, clip.video_fps, (clip.width, clip.height),
                   clip.frame_count, _matrix(clip.camera, "K"), _matrix(clip.camera, "R"),
-                  fit.id, parent.id, run_dir, features_path(run_dir, clip.content_hash))
+                  fit.id, parent.id, run_dir, features_path(run_dir, clip.content_hash),
+                  clip.sport or "dive", _matrix(clip.camera, "R_per_frame"))
 
 
 def _versions() -> str:
@@ -232,10 +236,21 @@ def _write_all(sessions: sessionmaker[Session], ws: Workspace, tg: Target, frame
     hz = opts.smooth_hz
     if hz is not None:
         track = smoothing.smooth_track(track, tg.fps, hz, order=SMOOTH_ORDER, correct=True)
-    a = analyze_dive(track, tg.fps, K=tg.K, R=tg.R, code=tg.dive_code, camera_coords=False)
+    ski = tg.sport == "ski"
+    if ski:  # the panning camera's rotation per frame: each frame's own up and world
+        a = analyze_ski(track, tg.fps, K=tg.K, camera_coords=False,
+                        R=tg.R_per_frame if tg.R_per_frame is not None else tg.R,
+                        px_per_m=frame_scales(track.j3d, det.box_side_px(tg.size),
+                                              1 - model.cfg.window_margin))
+    else:
+        a = analyze_dive(track, tg.fps, K=tg.K, R=tg.R, code=tg.dive_code,
+                         camera_coords=False)
     lap("analysis")
 
     names = exports.export_names(name) | {"detector_csv": f"{name}_detector.csv"}
+    if ski:
+        del names["rotation_png"]
+        names["turns_png"] = f"{name}_turns.png"
     if not opts.video:
         del names["overlay"]
     exports.write_csv(tmp / names["csv"], track)
@@ -244,16 +259,21 @@ def _write_all(sessions: sessionmaker[Session], ws: Workspace, tg: Target, frame
                        det.from_mask)
     up = biomech.gravity_up(tg.R) if tg.R is not None else None
     angles = dict(a.angles)
-    if a.somersault_deg is not None:
+    if getattr(a, "somersault_deg", None) is not None:
         angles["somersault"] = a.somersault_deg
     try:
         trc_gaps = exports.write_trc(tmp / names["trc"], track, tg.fps, up=up)
         mot_gaps = exports.write_mot(tmp / names["mot"], track.time_s, angles)
     except ValueError as e:  # nothing left to fill gaps from: no usable frame at all
         raise TemposeError(f"clip {tg.clip_id}: cannot write the TRC / MOT: {e}") from None
-    plots.plot_joint_angles(tmp / names["angles_png"], a)
-    plots.plot_cg_height(tmp / names["cg_png"], a)
-    plots.plot_rotation(tmp / names["rotation_png"], a)
+    if ski:
+        ski_plots.plot_ski_angles(tmp / names["angles_png"], a)
+        ski_plots.plot_ski_cg(tmp / names["cg_png"], a)
+        ski_plots.plot_ski_turns(tmp / names["turns_png"], a)
+    else:
+        plots.plot_joint_angles(tmp / names["angles_png"], a)
+        plots.plot_cg_height(tmp / names["cg_png"], a)
+        plots.plot_rotation(tmp / names["rotation_png"], a)
     lap("exports")
     if opts.video:
         try:
@@ -274,7 +294,9 @@ def _write_all(sessions: sessionmaker[Session], ws: Workspace, tg: Target, frame
         fit=tg.fit_id, up_source=a.summary["up"],
         smoothing=smoothing.smoothing_record(tg.fps, hz, SMOOTH_ORDER), summary=a.summary,
         files=names, gaps=gaps,
-        extra={"clip_id": tg.clip_id, "dive_code": tg.dive_code, "video_fps": tg.video_fps,
+        extra={"sport": tg.sport, "clip_id": tg.clip_id,
+               **({"run_code": tg.dive_code} if ski else {"dive_code": tg.dive_code}),
+               "video_fps": tg.video_fps,
                "video_size": list(tg.size), "overlay_size": list(work),
                "pose_3d": "predicted by the fit; pelvis (mid-hip) at the origin, camera "
                           "axes, metres",
@@ -296,7 +318,8 @@ def _write_all(sessions: sessionmaker[Session], ws: Workspace, tg: Target, frame
     (tmp / names["log"]).write_text("\n".join(log) + "\n", encoding="utf-8")
     exports.write_json(tmp / names["json"], record)
     lap("json")
-    return {"clip": tg.clip_id, "label": tg.label, "athlete": tg.athlete, "fit": tg.fit_id,
+    return {"clip": tg.clip_id, "sport": tg.sport, "label": tg.label, "athlete": tg.athlete,
+            "fit": tg.fit_id,
             "run": tg.run_id, "frames": T, "summary": exports.to_jsonable(a.summary),
             "files": names, "seconds": seconds, "gaps": gaps}
 

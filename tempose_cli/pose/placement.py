@@ -11,6 +11,16 @@ from tempose_cli.core.geometry import back_project, project
 from tempose_cli.pose import biomech
 
 
+def frame_scales(j3d: np.ndarray, box_side_px: np.ndarray, fill: float = 0.85) -> np.ndarray:
+    """(T,) pixels per metre of each frame by the scale rule of ``place_skeleton``: the
+    joints' extent in the image plane spans ``fill`` of the box's longer side."""
+    p = pelvis_centred(np.asarray(j3d, float))
+    q = p - biomech.centre_of_gravity(p)[:, None]
+    extent = np.maximum(np.ptp(q[..., 0], axis=1), np.ptp(q[..., 1], axis=1))  # (T,) m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return fill * np.asarray(box_side_px, float) / extent
+
+
 def place_skeleton(j3d: np.ndarray, anchor_uv: np.ndarray, box_side_px: np.ndarray,
                    K: np.ndarray | None = None, fill: float = 0.85
                    ) -> tuple[np.ndarray, dict]:
@@ -39,9 +49,7 @@ def place_skeleton(j3d: np.ndarray, anchor_uv: np.ndarray, box_side_px: np.ndarr
     """
     p = pelvis_centred(np.asarray(j3d, float))
     q = p - biomech.centre_of_gravity(p)[:, None]  # CG-centred
-    extent = np.maximum(np.ptp(q[..., 0], axis=1), np.ptp(q[..., 1], axis=1))  # (T,) m
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = fill * np.asarray(box_side_px, float) / extent
+    ratio = frame_scales(p, box_side_px, fill)
     ok = np.isfinite(ratio) & (ratio > 0)
     scale = float(np.median(ratio[ok])) if ok.any() else float("nan")
     anchor = np.asarray(anchor_uv, float)

@@ -15,7 +15,7 @@ import numpy as np
 from tempose_cli.core.geometry import G
 from tempose_cli.synth import quat
 from tempose_cli.synth.humanoid import Humanoid
-from tempose_cli.synth.mocap import MOCAP_SCALE
+from tempose_cli.synth.mocap import MOCAP_SCALE, REVOLUTE
 from tempose_cli.synth.motion import Q_UP, BodyTrack, Segment, combine, evaluate, place_by_base
 
 RUN_CYCLE = (0.0, 0.8)  # one stride cycle of the run clip, seconds
@@ -99,8 +99,34 @@ def make_run(body: Humanoid, fps: float, duration_s: float, rng: np.random.Gener
     place_by_base(track, rot, base)
     params = {"slope_deg": round(float(np.degrees(alpha)), 4), "speed_mps": round(speed, 4),
               "weave_amplitude_m": round(amp, 4), "weave_period_s": round(period, 4),
-              "run_rate": round(rate, 4), "duration_s": round(n / fps, 6)}
+              "run_rate": round(rate, 4), "duration_s": round(n / fps, 6),
+              "turns": weave_turns(amp, period, phase, n / fps),
+              "knee_flexion_deg": knee_flexion_range(track.rev)}
     return SkiTrack(track, t, path, slope, params, [s.provenance() for s in segs])
+
+
+def weave_turns(amp: float, period: float, phase: float, duration_s: float) -> list[dict]:
+    """Apexes of the weave y = amp sin(2 pi t / period + phase) within the run: where
+    the path crosses the fall line (dy/dt = 0). At a leftmost point (y max, +y is the
+    skier's left going down +x) the skier turns right; at a rightmost point, left."""
+    out = []
+    k = int(np.floor((phase - np.pi / 2) / np.pi))
+    while True:
+        t = (np.pi / 2 + k * np.pi - phase) * period / (2 * np.pi)
+        if t > duration_s:
+            return out
+        if t >= 0:
+            out.append({"time_s": round(float(t), 6), "direction": "right" if k % 2 == 0
+                        else "left"})
+        k += 1
+
+
+def knee_flexion_range(rev: np.ndarray) -> dict[str, list[float]]:
+    """[min, max] knee flexion per leg (degrees, 0 = straight) from the humanoid's own
+    knee joint angles (revolute, negative = flexed), not from the joint positions."""
+    flex = -np.degrees(np.asarray(rev, float))
+    return {s: [round(float(flex[:, i].min()), 4), round(float(flex[:, i].max()), 4)]
+            for s, i in (("l", REVOLUTE.index("left_knee")), ("r", REVOLUTE.index("right_knee")))}
 
 
 def follow_camera(track: SkiTrack, fps: float, rng: np.random.Generator
