@@ -33,8 +33,9 @@ class ClipFrames:
         return len(self.frames)
 
 
-def load_clips(ws: Workspace, clips: Sequence[Clip]) -> list[ClipFrames]:
-    """Open the caches of catalogued clips (attributes read inside the caller's session)."""
+def load_clips(ws: Workspace, clips: Sequence[Clip], labels: bool = True) -> list[ClipFrames]:
+    """Open the caches of catalogued clips (attributes read inside the caller's session);
+    ``labels=False`` leaves ``j2d`` None (no label file read)."""
     out = []
     for c in clips:
         frames_path = ws.abs(c.frames_path)
@@ -43,7 +44,7 @@ def load_clips(ws: Workspace, clips: Sequence[Clip]) -> list[ClipFrames]:
                                f"re-run: tempose ingest {c.path}")
         bg = np.load(ws.abs(c.background_path), mmap_mode="r")
         j2d = None
-        for lb in c.labels:
+        for lb in c.labels if labels else ():
             track = PoseTrack.load_npz(ws.abs(lb.array_path))
             if track.j2d is not None:
                 j2d = track.j2d

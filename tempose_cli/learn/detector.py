@@ -25,7 +25,6 @@ from models.stn import paste
 from tempose_cli.core.errors import TemposeError
 from tempose_cli.core.geometry import px_to_norm
 from tempose_cli.learn.dataset import ClipFrames, FrameStore
-from tempose_cli.learn.features import encode_clip
 
 # A pasted mask holding less than one full pixel of mass says nothing about where the
 # athlete is: the centre falls back to the box's.
@@ -83,33 +82,88 @@ class PastedMasks(Sequence):
         return self._cache[i - self._start]
 
 
-def _latents(model: TemporalPoseModel, features: Path | None, frames: ClipFrames,
-             device: torch.device) -> tuple[dict[str, np.ndarray], str]:
+@dataclass
+class Latents:
+    """One pass over a clip: the training run's z_tv, z_ti and box of every frame, and the
+    regressor features of a fit's own encoder when it has one."""
+
+    arrays: dict[str, np.ndarray]  # "z_tv", "z_ti", "box" (+ whatever the file holds)
+    source: str  # "features <file>" or "encoded"
+    fit_features: np.ndarray | None = None  # (T, D) through ``own``'s encoder
+
+
+def _read_features(features: Path, n: int) -> dict[str, np.ndarray] | None:
+    with np.load(features) as z:
+        if not {"z_tv", "z_ti", "box"} <= set(z.files):
+            return None
+        arrays = {k: z[k].astype(np.float32) for k in z.files}
+    if len(arrays["box"]) != n:
+        raise TemposeError(f"{features}: {len(arrays['box'])} rows for "
+                           f"{n} frames (re-run tempose extract)")
+    return arrays
+
+
+@torch.no_grad()
+def clip_latents(model: TemporalPoseModel, frames: ClipFrames, device: torch.device,
+                 features: Path | None = None, own: TemporalPoseModel | None = None,
+                 batch: int = 64) -> Latents:
     """z_tv, z_ti and box of every frame: from ``tempose extract``'s file when there is
-    one (no second pass over the frames), else encoded now with the same model."""
+    one (read once, every array it holds), else encoded now with the same model. With
+    ``own`` (a fit's fine-tuned or supervised encoder, which crops with the training
+    run's frozen detector) its features come from the same pass: each frame goes
+    through the detector and the crop once, and through each encoder once."""
+    arrays = None
     if features is not None and features.exists():
-        with np.load(features) as z:
-            if {"z_tv", "z_ti", "box"} <= set(z.files):
-                arrays = {k: z[k].astype(np.float32) for k in ("z_tv", "z_ti", "box")}
-                if len(arrays["box"]) != len(frames):
-                    raise TemposeError(f"{features}: {len(arrays['box'])} rows for "
-                                       f"{len(frames)} frames (re-run tempose extract)")
-                return arrays, f"features {features.name}"
-    return encode_clip(model, FrameStore([frames]), 0, device), "encoded"
+        arrays = _read_features(features, len(frames))
+    source = "encoded" if arrays is None else f"features {features.name}"
+    if arrays is not None and own is None:
+        return Latents(arrays, source)
+    store = FrameStore([frames])
+    out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": [], "own_tv": [], "own_ti": []}
+    for t0 in range(0, len(frames), batch):
+        idx = list(range(t0, min(len(frames), t0 + batch)))
+        x = store.frames([0] * len(idx), idx).to(device)
+        if arrays is not None:  # the training run's latents are on file: only ``own``
+            box, tv, ti = own.encode(x)
+        else:
+            box = model.boxes(x)
+            crops = model.crops(x, box)
+            z_tv, z_ti = model.encoder(crops)
+            for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
+                out[k].append(v.cpu().numpy())
+            if own is None:
+                continue
+            if own.cfg.crop_size != model.cfg.crop_size:
+                crops = own.crops(x, box)
+            tv, ti = own.encoder(crops)
+        out["own_tv"].append(tv.cpu().numpy())
+        out["own_ti"].append(ti.cpu().numpy())
+    if arrays is None:
+        arrays = {k: np.concatenate(out[k]).astype(np.float32) for k in ("z_tv", "z_ti", "box")}
+        arrays["features"] = model.features(torch.from_numpy(arrays["z_tv"]),
+                                            torch.from_numpy(arrays["z_ti"])).numpy()
+    fit_features = None
+    if own is not None:
+        tv, ti = (np.concatenate(out[k]).astype(np.float32) for k in ("own_tv", "own_ti"))
+        fit_features = own.features(torch.from_numpy(tv), torch.from_numpy(ti)).numpy()
+    return Latents(arrays, source, fit_features)
 
 
 @torch.no_grad()
 def detector_track(model: TemporalPoseModel, frames: ClipFrames, device: torch.device,
-                   features: Path | None = None, batch: int = 64) -> DetectorTrack:
+                   features: Path | None = None, batch: int = 64,
+                   latents: Latents | None = None) -> DetectorTrack:
     """Box, decoded mask and mask-based centre of every frame of a clip.
 
     The mask is the decoder's (crop-sized, times the border window the model pastes
     with), pasted into the frame cache's size with ``stn.paste``; the centre is its
     mass-weighted centroid there, so parts of the crop outside the frame do not count.
     Frames whose pasted mask is (nearly) empty, and every frame of a variant without a
-    decoder, use the box centre instead.
+    decoder, use the box centre instead. ``latents``: ``clip_latents``'s, already made.
     """
-    lat, source = _latents(model, features, frames, device)
+    if latents is None:
+        latents = clip_latents(model, frames, device, features, batch=batch)
+    lat, source = latents.arrays, latents.source
     box = lat["box"].astype(np.float64)
     h, w = frames.frames.shape[1:3]
     centre = box[:, 2:4].copy()

@@ -109,13 +109,14 @@ class ClipSource:
 
 
 def clip_sources(session: Session, ws: Workspace, clips: list[Clip],
-                 open_frames: bool = False) -> list[ClipSource]:
-    """Load the labels (and open the frame caches) of catalogued clips."""
+                 open_frames: bool = False, labels: bool = True) -> list[ClipSource]:
+    """Load the labels (and open the frame caches) of catalogued clips; ``labels=False``
+    reads no label file (``track`` None: for prediction without ``--with-2d``)."""
     out = []
-    frames = load_clips(ws, clips) if open_frames else [None] * len(clips)
+    frames = load_clips(ws, clips, labels=labels) if open_frames else [None] * len(clips)
     for c, f in zip(clips, frames, strict=True):
         track = None
-        for lb in c.labels:
+        for lb in c.labels if labels else ():
             t = PoseTrack.load_npz(ws.abs(lb.array_path))
             if t.j3d is not None or track is None:
                 track = t

@@ -30,6 +30,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import tempose_cli
+from models.model import TemporalPoseModel
 from models.skeleton import pelvis_centred
 from store.catalogue import get_clip
 from store.files import write_atomic
@@ -40,11 +41,12 @@ from tempose_cli.core.labels import PoseTrack
 from tempose_cli.core.parsing import parse_ids  # noqa: F401 - analyze --dives
 from tempose_cli.core.records import require_clip
 from tempose_cli.core.workspace import Workspace
-from tempose_cli.learn.dataset import features_path, load_clips
-from tempose_cli.learn.detector import detector_track
+from tempose_cli.learn.dataset import features_path
+from tempose_cli.learn.detector import Latents, clip_latents, detector_track
 from tempose_cli.learn.features import load_model
+from tempose_cli.learn.fitdata import ClipSource, clip_sources, load_features
 from tempose_cli.media import exports, overlay, plots, ski_plots
-from tempose_cli.pipeline.evaluate import predict
+from tempose_cli.pipeline.evaluate import FitModel, load_fit
 from tempose_cli.pose import biomech, smoothing
 from tempose_cli.pose.dive_analysis import analyze_dive
 from tempose_cli.pose.placement import frame_scales, place_skeleton
@@ -183,9 +185,13 @@ def analyze(sessions: sessionmaker[Session], ws: Workspace, clip_id: int,
             opts: AnalyzeOptions, device: torch.device,
             progress: Callable[[str], None] = lambda step: None) -> dict:
     """Analyse one clip and export it (module docstring); returns what was written."""
-    with sessions.begin() as s:
+    with sessions.begin() as s:  # every look-up in one session
         tg = resolve(s, ws, clip_id, opts.fit_id)
-        frames = load_clips(ws, [get_clip(s, clip_id)])[0]
+        fit, _ = load_fit(s, ws, tg.fit_id, device)
+        model, _ = load_model(ws, s.get(Run, tg.run_id), device)
+        # Labels only where the regressor reads 2D input; the frames are opened once.
+        src = clip_sources(s, ws, [get_clip(s, clip_id)], open_frames=True,
+                           labels=fit.opts.with_2d)[0]
     hz = opts.smooth_hz
     if hz is not None and not 0 < hz < tg.fps / 2:
         raise TemposeError(f"--smooth {hz:g} Hz: the cut-off must be between 0 and "
@@ -195,7 +201,7 @@ def analyze(sessions: sessionmaker[Session], ws: Workspace, clip_id: int,
     final = root / name
     tmp = _make_tmp(root, name)
     try:
-        res = _write_all(sessions, ws, tg, frames, opts, device, tmp, name, progress)
+        res = _write_all(tg, fit, model, src, opts, device, tmp, name, progress)
         _publish(sessions, ws, tg, tmp, final, res["files"], hz)
     except OSError as e:
         raise TemposeError(f"{root}: cannot write the export ({e.strerror or e})") from None
@@ -206,7 +212,25 @@ def analyze(sessions: sessionmaker[Session], ws: Workspace, clip_id: int,
     return res
 
 
-def _write_all(sessions: sessionmaker[Session], ws: Workspace, tg: Target, frames,  # noqa: ANN001
+def _predict(fit: FitModel, model: TemporalPoseModel, src: ClipSource, tg: Target,
+             device: torch.device) -> tuple[np.ndarray, Latents]:
+    """(T, 14, 3) the fit's joints and the training run's latents, in one pass: the
+    features file is read once, and a fit with its own encoder encodes each frame once."""
+    if fit.pose_model is None and not tg.features.exists():
+        load_features(tg.run_id, tg.run_dir, src.content_hash, tg.clip_id)  # its message
+    lat = clip_latents(model, src.frames, device, tg.features, own=fit.pose_model)
+    if fit.pose_model is not None:
+        feats = lat.fit_features
+    elif fit.opts.feature in lat.arrays and lat.source != "encoded":
+        feats = lat.arrays[fit.opts.feature]
+    else:  # an older file without the latents: as evaluate.predict reads it
+        feats = load_features(tg.run_id, tg.run_dir, src.content_hash, tg.clip_id,
+                              fit.opts.feature)
+    fit.prime(src, feats)
+    return fit.predict(src), lat
+
+
+def _write_all(tg: Target, fit: FitModel, model: TemporalPoseModel, src: ClipSource,
                opts: AnalyzeOptions, device: torch.device, tmp: Path, name: str,
                progress: Callable[[str], None]) -> dict:
     seconds: dict[str, float] = {}
@@ -219,11 +243,11 @@ def _write_all(sessions: sessionmaker[Session], ws: Workspace, tg: Target, frame
         progress(step)
 
     # The regressor's pelvis is only near the origin: put it exactly there, as promised.
-    j3d = pelvis_centred(predict(sessions, ws, tg.fit_id, tg.clip_id, device))  # (T, 14, 3)
+    j3d, lat = _predict(fit, model, src, tg, device)
+    j3d = pelvis_centred(j3d)  # (T, 14, 3)
     lap("predict")
-    with sessions.begin() as s:
-        model, _ = load_model(ws, s.get(Run, tg.run_id), device)
-    det = detector_track(model, frames, device, tg.features)
+    frames = src.frames
+    det = detector_track(model, frames, device, latents=lat)
     work = (frames.frames.shape[2], frames.frames.shape[1])
     centre_px = norm_to_px(det.centre, tg.size)
     j2d, placement = place_skeleton(j3d, centre_px, det.box_side_px(tg.size), tg.K,

@@ -60,6 +60,10 @@ class FitModel:
             self._inputs[src.clip_id] = inputs(f, src, self.opts.with_2d)
         return self._inputs[src.clip_id]
 
+    def prime(self, src: ClipSource, features: np.ndarray) -> None:
+        """Use ``features`` (T, D), made by the caller's own pass, as the clip's."""
+        self._inputs[src.clip_id] = inputs(features, src, self.opts.with_2d)
+
     @torch.no_grad()
     def predict(self, src: ClipSource, frames: np.ndarray | None = None) -> np.ndarray:
         """(N, 14, 3) pelvis-centred metres for ``frames`` (all frames when None).
