@@ -48,13 +48,14 @@ def remove_stale_tmp(directory: Path) -> int:
         return 0
     for p in directory.glob(f".*{TMP_MARK}*"):
         pid = p.name.rsplit(TMP_MARK, 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             p.unlink(missing_ok=True)
             removed += 1
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (signal 0 probes it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

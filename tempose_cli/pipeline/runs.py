@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.catalogue import evaluation_of, list_runs
+from store.files import process_alive
 from store.schema import Run, utcnow
 from tempose_cli.core.errors import NotFoundError
 from tempose_cli.core.workspace import Workspace
@@ -55,22 +56,13 @@ HEARTBEAT_S = 5.0
 STALE_S = 600.0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def effective_status(run: Run, now: datetime | None = None) -> str:
     """``run.status``, except "interrupted" for a running run whose process is gone: its
     pid is dead on this host, or its heartbeat is older than STALE_S."""
     if run.status != "running" or run.pid is None:
         return run.status
-    if run.host == socket.gethostname() and not _alive(run.pid):
+    if run.host == socket.gethostname() and not process_alive(run.pid):
         return "interrupted"
     beat = run.heartbeat_at or run.created_at
     if beat is not None and ((now or utcnow()) - beat).total_seconds() > STALE_S:
