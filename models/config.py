@@ -126,7 +126,6 @@ class TrainConfig:
     triplet_margin: float = 0.2
     jitter: float = 0.3  # colour jitter strength on the z_tv input
     perceptual_seed: int = 0
-    log_every: int = 10
     image_every: int = 250
     # Ridge probe z_tv -> 3D pose on held-out athletes every this many steps, when the
     # training clips hold labels of >= 3 athletes (pipeline/trainprobe.py); 0: off.
