@@ -162,3 +162,10 @@ def test_0003_adds_the_run_heartbeat_and_keeps_runs(tmp_path: Path) -> None:
         run = s.scalar(select(Run))
         assert (run.status, run.step, run.pid, run.heartbeat_at) == ("running", 3, None, None)
     assert (tmp_path / "cat.sqlite.bak-0002").exists()
+
+
+def test_head_constant_is_alembics_head() -> None:
+    """store.db.HEAD lets an up-to-date catalogue open without importing Alembic."""
+    from store.db import HEAD
+
+    assert HEAD == head_revision()

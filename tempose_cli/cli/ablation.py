@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from tempose_cli.cli.context import app, progress_bar, state
-from tempose_cli.pipeline.ablation import BASELINES, FRACTIONS, METRIC_NAMES, TABLE_V
+from tempose_cli.pipeline.ablation_names import BASELINES, FRACTIONS, METRIC_NAMES, TABLE_V
 
 
 @app.command()

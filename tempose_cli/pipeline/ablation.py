@@ -34,6 +34,7 @@ from models.variants import get_variant
 from store.files import write_atomic
 from tempose_cli.core.errors import TemposeError
 from tempose_cli.learn.splits import SPLITS, every_from
+from tempose_cli.pipeline.ablation_names import BASELINES, METRIC_NAMES, TABLE_V
 
 if TYPE_CHECKING:
     import torch
@@ -43,13 +44,8 @@ if TYPE_CHECKING:
     from tempose_cli.core.workspace import Workspace
     from tempose_cli.learn.fitdata import FitOptions
 
-TABLE_V = ("dsl", "dsl-stn", "dsl-stn-dec", "ae-stn-dec", "css-stn-dec-split", "ours",
-           "ours-no-gravity")
-BASELINES = ("mean", "random", "scratch")
-FRACTIONS = (1.0, 0.2, 0.05)
 ROW_KEYS = ("row", "kind", "fraction", "every", "train_frames", "test_frames", "mpjpe",
             "n_mpjpe", "p_mpjpe", "fit", "run", "mean_pose_kept", "detector_from")
-METRIC_NAMES = {"mpjpe": "MPJPE", "n_mpjpe": "N-MPJPE", "p_mpjpe": "P-MPJPE"}
 MM = 1000.0  # labels are metres, metrics millimetres (as tempose_cli/evaluate.py)
 
 Say = Callable[[str], None]
