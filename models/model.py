@@ -276,7 +276,10 @@ class TemporalPoseModel(nn.Module):
             terms["scale"] = tc.w_scale * L.scale_smoothness_loss(
                 s[:, :-1].reshape(-1, 2), s[:, 1:].reshape(-1, 2))
 
-        if stage == 2 and b.mode == "contrastive":
+        # Stage 1's quadruples t, t+k, t+2k, t+3k carry their frame distances, so DSL
+        # applies to them as is; CSS and the triplet need stage 2's near/far sampling.
+        if (stage == 2 and b.mode == "contrastive") or (
+                stage == 1 and tc.stage1_contrastive and v.contrastive == "dsl"):
             z = self.features(z_tv, z_ti).view(G, S, -1)  # (G, 4, D): ref, near, mid, far
             d = b.delta.view(G, S).to(z.dtype)
             if v.contrastive == "dsl":

@@ -1,5 +1,7 @@
 """Networks, STN geometry and the per-step losses of every variant (unit level, CPU)."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -100,7 +102,14 @@ def test_every_variant_computes_its_terms(name: str) -> None:
     if variant.stn:
         total1, terms1, _ = model.losses(_batch("gravity"), 1, tc, rec)
         assert {"gravity", "order", "scale"} <= set(terms1)
-        assert not {"dsl", "css", "triplet"} & set(terms1)
+        assert "box_extent" in terms1 and "box_prior" not in terms1  # tight from step 0
+        # DSL runs on the stage-1 quadruples too; CSS and the triplet need stage 2's sampling.
+        assert ({"dsl", "css", "triplet"} & set(terms1)) == (
+            {"dsl"} if variant.contrastive == "dsl" else set())
+        paper = replace(tc, stage1_contrastive=False, box_extent_from_stage=2)
+        _, terms_paper, _ = model.losses(_batch("gravity"), 1, paper, rec)
+        assert not {"dsl", "css", "triplet"} & set(terms_paper)
+        assert "box_prior" in terms_paper and "box_extent" not in terms_paper
 
 
 def test_gradients_reach_the_detector_through_the_resynthesis() -> None:
