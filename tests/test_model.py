@@ -8,7 +8,7 @@ from models.model import Batch, TemporalPoseModel, colour_jitter, foreground_ext
 from models.networks import Decoder
 from models.perceptual import ReconstructionLoss
 from models.sampler import TemporalSampler
-from models.stn import Detector, border_window, composite, crop, paste
+from models.stn import Detector, border_window, composite, crop, paste, paste_factors
 from models.variants import VARIANTS, get_variant
 
 
@@ -196,6 +196,17 @@ def test_extent_scale_frames_a_blob_by_its_size() -> None:
         assert abs(float(target[0, 3]) - ((49.5 + 0.5) / H * 2 - 1)) < 0.02, target
     empty = foreground_extent_box(box, bg, bg, 0.1, margin=1.0, reach=3.0)
     assert torch.allclose(empty, box)  # no foreground: keep the current box
+
+
+def test_paste_factors_are_the_paste() -> None:
+    torch.manual_seed(1)
+    crops = torch.rand(5, 1, 16, 16)
+    box = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.3, 0.5, 0.2, -0.1], [0.4, 0.2, 0.9, 0.95],
+                        [0.2, 0.2, 1.5, 0.0], [0.7, 0.9, -0.6, 0.3]])  # one outside
+    rows, cols = paste_factors(box, 16, 40, 56)
+    assert rows.shape == (5, 40, 16) and cols.shape == (5, 56, 16)
+    assert torch.allclose(rows @ crops[:, 0] @ cols.transpose(1, 2),
+                          paste(crops, box, 40, 56)[:, 0], atol=1e-5)
 
 
 def test_build_loaded_gives_the_same_model_without_initialising_it(tmp_path) -> None:
