@@ -28,6 +28,10 @@ from tempose_cli.core.geometry import MaskPatch, box_corners_px, rescale_px
 
 LEFT, RIGHT, CENTRE = (60, 140, 255), (255, 120, 60), (240, 240, 240)  # RGB
 BOX, MASK, CG = (255, 220, 0), (0, 200, 120), (255, 0, 255)
+# x264's fastest preset: the overlay is a viewing aid made on every analyze. Measured
+# on a 40-frame overlay: 0.6-0.7x veryfast's (CRF 18) time at about twice its bytes;
+# CRF 20 keeps the thin lines clean.
+PRESET, CRF = "ultrafast", 20
 _SIDE = [LEFT if n.startswith("l_") else RIGHT if n.startswith("r_") else CENTRE
          for n in DIVE14]
 
@@ -156,7 +160,7 @@ def write_overlay(path: Path, frames: Iterable[np.ndarray], fps: float, n_frames
     tmp = path.with_name(f".{path.stem}{TMP_MARK}{os.getpid()}.mp4")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        encode_mp4(tmp, _chain(first, it), fps, size[0])
+        encode_mp4(tmp, _chain(first, it), fps, size[0], crf=CRF, preset=PRESET)
         if count != n_frames:
             raise ValueError(f"got {count} frames, expected {n_frames}")
         os.replace(tmp, path)
