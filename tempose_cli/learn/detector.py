@@ -70,12 +70,9 @@ class PastedMasks(Sequence):
     frame costs about a crop's worth of work. Items are (H, W) arrays, or ``MaskPatch``
     with ``patches``."""
 
-    block = 32  # boxes per paste_factors call: one call per frame costs ~10x more
-
     def __init__(self, crop_masks: np.ndarray, box: np.ndarray, size: tuple[int, int],
                  patches: bool = False):
         self.crop_masks, self.box, self.size, self.patches = crop_masks, box, size, patches
-        self._start, self._factors = -1, (np.zeros((0,)), np.zeros((0,)))
 
     def __len__(self) -> int:
         return len(self.crop_masks)
@@ -83,12 +80,9 @@ class PastedMasks(Sequence):
     def patch(self, i: int) -> MaskPatch:
         if not 0 <= i < len(self):
             raise IndexError(i)
-        if not self._start <= i < self._start + len(self._factors[0]):
-            self._start = i
-            b = torch.from_numpy(np.asarray(self.box[i:i + self.block], np.float64))
-            self._factors = tuple(f.numpy() for f in paste_factors(
-                b, self.crop_masks.shape[-1], self.size[1], self.size[0]))
-        ry, rx = (f[i - self._start] for f in self._factors)
+        b = torch.from_numpy(np.asarray(self.box[i:i + 1], np.float64))
+        ry, rx = (f[0].numpy() for f in paste_factors(b, self.crop_masks.shape[-1],
+                                                       self.size[1], self.size[0]))
         rows, cols = np.flatnonzero(ry.any(1)), np.flatnonzero(rx.any(1))
         if not len(rows) or not len(cols):  # the box lies outside the frame
             return MaskPatch(0, 0, np.zeros((0, 0), np.float32), self.size)
