@@ -1,9 +1,12 @@
 """Throughput: `tempose analyze` and training against bare baselines, in one run.
 
-Run:  .venv/bin/python benchmarks/throughput.py --home HOME [--fit F] [--clip C]
+Run:  .venv/bin/python benchmarks/throughput.py --home HOME [--fit F] [--clip C[,C2...]]
       [--repeats 3] [--steps 20]
 
-Needs a workspace with a fit (e.g. after `tempose demo`). Measures, on one clip:
+Needs a workspace with a fit (e.g. after `tempose demo`). Generated dives are 256 px,
+where decoding is far cheaper than on coach footage: for a realistic size, ingest e.g.
+`tempose synth DIR --athletes 1 --dives 1 --size 1280x720` into the same workspace,
+`tempose extract` it, and pass both clips (--clip 3,4). Measures, on each clip:
   ffmpeg      decoding the clip's video to null (frames/s)
   bare        detector + encoder + decoder (mask) + regressor forward passes on random
               tensors of the clip's frame shape, batches of 32 (frames/s)
@@ -11,7 +14,8 @@ Needs a workspace with a fit (e.g. after `tempose demo`). Measures, on one clip:
               video (frames/s; includes model loading, exports and plots, not imports)
 and training: seconds per step of Trainer.train_step against a bare loop over the same
 networks and losses on random tensors (benchmarks/train_step.py), on HOME's clips.
-Prints each figure and its ratio to the baseline measured in the same run.
+Prints each figure and its ratio to the baseline measured in the same run (--steps 0:
+no training figures).
 """
 
 from __future__ import annotations
@@ -54,29 +58,11 @@ def best_of(fn, repeats: int) -> float:  # noqa: ANN001
     return min(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--home", required=True)
-    ap.add_argument("--fit", type=int, default=None, help="default: the latest fit")
-    ap.add_argument("--clip", type=int, default=None, help="default: the fit's first test clip")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=20, help="training steps timed per stage")
-    args = ap.parse_args()
-    ws = Workspace.from_options(args.home)
-    sessions = session_factory(open_catalogue(ws.url))
+def measure_clip(sessions, ws: Workspace, fit_id: int, clip, frames, model,  # noqa: ANN001
+                 reg_model, repeats: int) -> None:
+    """ffmpeg decoding, bare forward passes and analyze (with and without the overlay)."""
     cpu = torch.device("cpu")
-    with sessions.begin() as s:
-        fit = (s.get(Run, args.fit) if args.fit else
-               s.scalars(select(Run).where(Run.kind == "fit").order_by(Run.id.desc())).first())
-        if fit is None:
-            sys.exit("no fit in this workspace: run tempose demo first")
-        clip_id = args.clip or fit.config["split"]["test"][0]
-        clip = get_clip(s, clip_id)
-        video, n = ws.abs(clip.path), clip.frame_count
-        reg_model, _ = load_fit(s, ws, fit.id, cpu)
-        model, cfg = load_model(ws, s.get(Run, fit.parent_id), cpu)
-        frames = load_clips(ws, [clip])[0]
-        all_clips = load_clips(ws, list(list_clips(s, sport="dive")))
+    video, n = ws.abs(clip.path), clip.frame_count
     h, w = frames.frames.shape[1:3]
 
     def decode() -> None:
@@ -94,19 +80,51 @@ def main() -> None:
 
     def run_analyze(video: bool) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            analyze(sessions, ws, clip_id, AnalyzeOptions(fit_id=fit.id, out=Path(tmp),
+            analyze(sessions, ws, clip.id, AnalyzeOptions(fit_id=fit_id, out=Path(tmp),
                                                           video=video), cpu)
 
-    t_dec = best_of(decode, args.repeats)
-    t_bare = best_of(bare, args.repeats)
-    t_novid = best_of(lambda: run_analyze(False), args.repeats)
-    t_vid = best_of(lambda: run_analyze(True), args.repeats)
-    print(f"clip {clip_id}: {n} frames, {w}x{h} work size; fit {fit.id} (run {fit.parent_id}, "
-          f"{cfg.train.variant}); torch {torch.__version__}, {torch.get_num_threads()} threads")
+    t_dec = best_of(decode, repeats)
+    t_bare = best_of(bare, repeats)
+    t_novid = best_of(lambda: run_analyze(False), repeats)
+    t_vid = best_of(lambda: run_analyze(True), repeats)
+    print(f"clip {clip.id}: {n} frames, source {clip.width}x{clip.height}, {w}x{h} work size")
     print(f"{'':28} {'frames/s':>9} {'vs ffmpeg':>10} {'vs bare':>8}")
     for name, t in (("ffmpeg decode to null", t_dec), ("bare forward passes", t_bare),
                     ("analyze --no-video", t_novid), ("analyze (with overlay MP4)", t_vid)):
         print(f"{name:28} {n / t:9.1f} {t_dec / t:10.3f} {t_bare / t:8.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--home", required=True)
+    ap.add_argument("--fit", type=int, default=None, help="default: the latest fit")
+    ap.add_argument("--clip", default=None,
+                    help="clip id(s), e.g. 3 or 3,4 (default: the fit's first test clip)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=20,
+                    help="training steps timed per stage (0: no training figures)")
+    args = ap.parse_args()
+    ws = Workspace.from_options(args.home)
+    sessions = session_factory(open_catalogue(ws.url))
+    cpu = torch.device("cpu")
+    with sessions.begin() as s:
+        fit = (s.get(Run, args.fit) if args.fit else
+               s.scalars(select(Run).where(Run.kind == "fit").order_by(Run.id.desc())).first())
+        if fit is None:
+            sys.exit("no fit in this workspace: run tempose demo first")
+        clip_ids = ([int(c) for c in args.clip.split(",")] if args.clip else
+                    [fit.config["split"]["test"][0]])
+        clips = [get_clip(s, c) for c in clip_ids]
+        reg_model, _ = load_fit(s, ws, fit.id, cpu)
+        model, cfg = load_model(ws, s.get(Run, fit.parent_id), cpu)
+        frames = load_clips(ws, clips)
+        all_clips = load_clips(ws, list(list_clips(s, sport="dive"))) if args.steps else []
+    print(f"fit {fit.id} (run {fit.parent_id}, {cfg.train.variant}); torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; best of {args.repeats}")
+    for clip, f in zip(clips, frames, strict=True):
+        measure_clip(sessions, ws, fit.id, clip, f, model, reg_model, args.repeats)
+    if not args.steps:
+        return
 
     trainer = Trainer(cfg, FrameStore(all_clips), cpu, Path(tempfile.mkdtemp()), None, Dist())
     rows, per_step, extra = step_costs(trainer, args.steps)

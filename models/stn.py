@@ -48,6 +48,26 @@ def paste(crops: Tensor, box: Tensor, height: int, width: int) -> Tensor:
     return F.grid_sample(crops, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def paste_factors(box: Tensor, size: int, height: int, width: int) -> tuple[Tensor, Tensor]:
+    """``paste`` as two bilinear weight matrices: rows (B, height, size) and columns
+    (B, width, size), so that ``paste(crops, box, H, W) = rows @ crops @ columns^T``.
+
+    A box's transform has no rotation or shear, so grid_sample's bilinear weights split
+    into a row part and a column part. Sums over the pasted frame, or the few rows and
+    columns a box covers, then cost a crop's worth of work instead of a frame's.
+    """
+    sx, sy, u, v = box.unbind(1)
+
+    def weights(n: int, scale: Tensor, centre: Tensor) -> Tensor:
+        x = (2 * torch.arange(n, dtype=box.dtype, device=box.device) + 1) / n - 1  # (n,)
+        g = (x[None] - centre[:, None]) / scale[:, None]  # (B, n) crop coordinates
+        ix = ((g + 1) * size - 1) / 2  # crop pixel index, as grid_sample unnormalises
+        k = torch.arange(size, dtype=box.dtype, device=box.device)
+        return (1 - (ix[..., None] - k).abs()).clamp_min(0)  # (B, n, size) tent weights
+
+    return weights(height, sy, v), weights(width, sx, u)
+
+
 def border_window(size: int, margin: float, device: torch.device | None = None) -> Tensor:
     """(1, 1, size, size) window: 1 inside, a smoothstep fade to 0 over the outer ``margin``
     (fraction of the half-width) of the crop.

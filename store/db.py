@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration (tests/test_store.py checks it is Alembic's head). A catalogue at
 # it opens without importing Alembic, which is most of `tempose clips list`'s start-up.
-HEAD = "0003"
+HEAD = "0004"
 BUSY_TIMEOUT_MS = 60_000
 CONNECT_TIMEOUT_S = 10
 # Key of the PostgreSQL advisory lock held while the schema is checked and migrated

@@ -58,7 +58,6 @@ class Clip(Base):
     frames_path: Mapped[str] = mapped_column(String(1024))
     background_method: Mapped[str] = mapped_column(String(32))
     background_path: Mapped[str] = mapped_column(String(1024))
-    status: Mapped[str] = mapped_column(String(16), default="ready")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     athlete: Mapped[Athlete | None] = relationship(back_populates="clips")

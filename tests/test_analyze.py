@@ -352,3 +352,44 @@ def test_mask_centre_and_its_fallback(cat, monkeypatch) -> None:
     det = projection.detector_track(model, frames, _cpu(), None)  # encoded, no features
     assert det.source == "encoded" and not det.from_mask.any()
     assert np.allclose(det.centre, det.box[:, 2:4])
+
+
+def test_mask_pasted_once_is_stn_paste_and_draws_the_same_overlay(cat) -> None:
+    """The centre (from the paste's factors) and the overlay's mask patches are
+    ``stn.paste`` of the decoded masks, and blending a patch draws the same frame as
+    blending the whole pasted mask."""
+    import torch
+
+    from models.stn import paste
+    from tempose_cli.core.geometry import norm_to_px
+    from tempose_cli.learn import detector as projection
+    from tempose_cli.learn.dataset import features_path, load_clips
+    from tempose_cli.learn.features import load_model
+    from tempose_cli.media.overlay import draw_frame
+
+    h, clip = cat["home"], min(cat["clips"])
+    ws = Workspace.from_options(h)
+    with sessions(h).begin() as s:
+        run = s.get(Run, cat["run"])
+        model, _ = load_model(ws, run, _cpu())
+        c = get_clip(s, clip)
+        frames = load_clips(ws, [c])[0]
+        feats = features_path(ws.abs(run.directory), c.content_hash)
+    det = projection.detector_track(model, frames, _cpu(), feats)
+    H, W = frames.frames.shape[1:3]
+    ref = paste(torch.from_numpy(det.crop_masks[:, None]).float(),
+                torch.from_numpy(det.box).float(), H, W)[:, 0].numpy()  # (T, H, W)
+    mass = ref.sum((1, 2))
+    uv = np.stack([(ref.sum(1) * np.arange(W)).sum(1), (ref.sum(2) * np.arange(H)).sum(1)],
+                  1) / mass[:, None]
+    assert det.from_mask.all()
+    np.testing.assert_allclose(norm_to_px(det.centre, (W, H)), uv, atol=1e-3)
+    patches, full = det.mask_patches((W, H)), det.masks((W, H))
+    for i in range(len(det)):
+        p = patches[i]
+        np.testing.assert_allclose(p.full(), ref[i], atol=1e-5)
+        np.testing.assert_array_equal(full[i], p.full())
+        assert p.full().sum() == pytest.approx(p.values.sum())  # nothing left outside
+        img = frames.frames[i]
+        np.testing.assert_array_equal(draw_frame(img, i, mask=p),
+                                      draw_frame(img, i, mask=p.full()))

@@ -10,7 +10,7 @@ from models.model import Batch, TemporalPoseModel, colour_jitter, foreground_ext
 from models.networks import Decoder
 from models.perceptual import ReconstructionLoss
 from models.sampler import TemporalSampler
-from models.stn import Detector, border_window, composite, crop, paste
+from models.stn import Detector, border_window, composite, crop, paste, paste_factors
 from models.variants import VARIANTS, get_variant
 
 
@@ -205,3 +205,46 @@ def test_extent_scale_frames_a_blob_by_its_size() -> None:
         assert abs(float(target[0, 3]) - ((49.5 + 0.5) / H * 2 - 1)) < 0.02, target
     empty = foreground_extent_box(box, bg, bg, 0.1, margin=1.0, reach=3.0)
     assert torch.allclose(empty, box)  # no foreground: keep the current box
+
+
+def test_paste_factors_are_the_paste() -> None:
+    torch.manual_seed(1)
+    crops = torch.rand(5, 1, 16, 16)
+    box = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.3, 0.5, 0.2, -0.1], [0.4, 0.2, 0.9, 0.95],
+                        [0.2, 0.2, 1.5, 0.0], [0.7, 0.9, -0.6, 0.3]])  # one outside
+    rows, cols = paste_factors(box, 16, 40, 56)
+    assert rows.shape == (5, 40, 16) and cols.shape == (5, 56, 16)
+    assert torch.allclose(rows @ crops[:, 0] @ cols.transpose(1, 2),
+                          paste(crops, box, 40, 56)[:, 0], atol=1e-5)
+
+
+def test_build_loaded_gives_the_same_model_without_initialising_it(tmp_path) -> None:
+    from models.checkpoint import build_loaded, load_checkpoint, save_checkpoint
+    from models.regressor import RegressorConfig, build_regressor
+
+    torch.manual_seed(0)
+    model = TemporalPoseModel(TINY, get_variant("ours")).eval()
+    reg = build_regressor(RegressorConfig(kind="mlp", in_dim=16, hidden=32)).eval()
+    for net, name in ((model, "m"), (reg, "r")):
+        save_checkpoint(tmp_path / f"{name}.pt", config={}, model=net, optimizer=None,
+                        step=0, rng=None)
+    state = load_checkpoint(tmp_path / "m.pt", mmap=True)["model"]
+    torch.manual_seed(123)  # another initialisation would differ: there must be none
+    loaded = build_loaded(lambda: TemporalPoseModel(TINY, get_variant("ours")), state).eval()
+    loaded_reg = build_loaded(lambda: build_regressor(reg.cfg), load_checkpoint(
+        tmp_path / "r.pt", mmap=True)["model"]).eval()
+    for a, b in ((model, loaded), (reg, loaded_reg)):
+        ta, tb = {**dict(a.named_parameters()), **dict(a.named_buffers())}, \
+            {**dict(b.named_parameters()), **dict(b.named_buffers())}
+        assert ta.keys() == tb.keys()  # the non-persistent window and centre too
+        assert all(torch.equal(ta[k], tb[k]) for k in ta)
+        assert all(p.requires_grad for p in b.parameters())
+    x = torch.rand(2, 3, 48, 48)
+    with torch.no_grad():
+        for u, v in zip(model.encode(x), loaded.encode(x), strict=True):
+            assert torch.equal(u, v)
+        z = torch.rand(3, 16)
+        assert torch.equal(reg(z), loaded_reg(z))
+    with pytest.raises(RuntimeError, match="Missing key"):
+        build_loaded(lambda: TemporalPoseModel(TINY, get_variant("ours")),
+                     {k: v for k, v in state.items() if not k.startswith("decoder.")})

@@ -31,7 +31,7 @@ from tempose_cli.cli.app import app
 
 from .conftest import add_train_run, moving_square_frames, write_clip
 from .test_fit import write_synthetic_features
-from .test_store import check_list_filters, check_upgrade_from_0001
+from .test_store import check_0004_drops_clip_status, check_list_filters, check_upgrade_from_0001
 
 pytestmark = pytest.mark.postgres
 
@@ -67,6 +67,10 @@ def test_fresh_catalogue_is_at_head_and_matches_models(pg_url: str) -> None:
 def test_older_catalogue_is_upgraded_in_place(pg_url: str) -> None:
     check_upgrade_from_0001(pg_url)
     assert scalar(pg_url, "select count(*) from runs") == 1
+
+
+def test_0004_drops_the_clip_status_and_keeps_clips(pg_url: str) -> None:
+    check_0004_drops_clip_status(pg_url)
 
 
 def test_newer_catalogue_is_refused(pg_url: str) -> None:

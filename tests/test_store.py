@@ -1,6 +1,7 @@
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from store.db import (
     open_catalogue,
     session_factory,
 )
-from store.schema import Athlete, Base, Clip, ClipTag, Run
+from store.schema import Athlete, Base, Clip, ClipTag, Export, Run
 
 
 def url(tmp_path: Path, name: str = "cat.sqlite") -> str:
@@ -162,6 +163,68 @@ def test_0003_adds_the_run_heartbeat_and_keeps_runs(tmp_path: Path) -> None:
         run = s.scalar(select(Run))
         assert (run.status, run.step, run.pid, run.heartbeat_at) == ("running", 3, None, None)
     assert (tmp_path / "cat.sqlite.bak-0002").exists()
+
+
+def check_0004_drops_clip_status(u: str) -> None:
+    """A catalogue at 0003 with a clip, its tag, labels and an export, opened: the clip
+    has no status and keeps all of them; the schema is the models'."""
+    catalogue_at(u, "0003")
+    engine = make_engine(u)
+    now = datetime(2026, 12, 1)
+    with engine.begin() as conn:
+        conn.execute(text("insert into athletes (id, name, created_at) values (1, 'A01', :t)"),
+                     {"t": now})
+        conn.execute(text(
+            "insert into clips (id, path, content_hash, sport, athlete_id, fps, video_fps, "
+            "width, height, frame_count, duration_s, work_width, work_height, frames_path, "
+            "background_method, background_path, status, created_at) values (7, 'a.mp4', "
+            "'h7', 'dive', 1, 25, 25, 64, 48, 10, 0.4, 64, 48, 'f.npy', 'median', 'b.npy', "
+            "'ready', :t)"), {"t": now})
+        conn.execute(text("insert into clip_tags (clip_id, tag) values (7, 'test')"))
+        conn.execute(text(
+            "insert into labels (clip_id, kind, skeleton, source_path, array_path, "
+            "frames_3d, frames_2d, created_at) values (7, '3d', 'dive14', 'a.csv', "
+            "'l.npz', 10, 0, :t)"), {"t": now})
+        conn.execute(text("insert into exports (clip_id, kind, path, created_at) "
+                          "values (7, 'csv', 'exports/a.csv', :t)"), {"t": now})
+    assert "status" in {c["name"] for c in inspect(engine).get_columns("clips")}
+    engine.dispose()
+
+    engine = open_catalogue(u)
+    assert "status" not in {c["name"] for c in inspect(engine).get_columns("clips")}
+    with session_factory(engine).begin() as s:
+        clip = s.get(Clip, 7)
+        assert (clip.path, clip.athlete.name, clip.split_tags) == ("a.mp4", "A01", ["test"])
+        assert [lb.frames_3d for lb in clip.labels] == [10]
+        assert s.scalar(select(Export.clip_id)) == 7
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        assert ctx.get_current_heads() == (head_revision(),)
+        assert compare_metadata(ctx, Base.metadata) == []
+        assert {i["name"] for i in inspect(conn).get_indexes("clips")} >= {
+            "ix_clips_content_hash", "ix_clips_sport", "ix_clips_athlete_id"}
+    engine.dispose()
+
+
+@pytest.mark.parametrize("sqlite_version", [None, (3, 34, 1)], ids=["in-place", "copy"])
+def test_0004_drops_the_clip_status_and_keeps_clips(tmp_path: Path, monkeypatch,
+                                                     sqlite_version) -> None:
+    """SQLite from 3.35 drops the column in place; an older one copies the table (the
+    migration keeps the rows its DROP TABLE would cascade into)."""
+    if sqlite_version is not None:
+        monkeypatch.setattr(sqlite3, "sqlite_version_info", sqlite_version)
+    elif sqlite3.sqlite_version_info < (3, 35, 0):
+        pytest.skip(f"SQLite {sqlite3.sqlite_version} has no DROP COLUMN")
+    check_0004_drops_clip_status(url(tmp_path))
+    assert (tmp_path / "cat.sqlite.bak-0003").exists()
+    engine = make_engine(url(tmp_path))
+    cfg = _alembic_config(url(tmp_path))
+    with engine.begin() as conn:  # and back: the column returns, "ready"
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    engine.dispose()
+    with sqlite3.connect(tmp_path / "cat.sqlite") as c:
+        assert c.execute("select status from clips").fetchall() == [("ready",)]
 
 
 def test_head_constant_is_alembics_head() -> None:

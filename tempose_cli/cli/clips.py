@@ -27,7 +27,7 @@ def clip_record(c: Clip) -> dict:
         "height_m": c.height_m, "fps": c.fps, "video_fps": c.video_fps,
         "size": [c.width, c.height], "work_size": [c.work_width, c.work_height],
         "frame_count": c.frame_count, "duration_s": round(c.duration_s, 4),
-        "camera": c.camera, "split": c.split_tags, "status": c.status,
+        "camera": c.camera, "split": c.split_tags,
         "frames_path": c.frames_path, "background": c.background_method,
         "background_path": c.background_path,
         "labels": [{"kind": lb.kind, "frames_3d": lb.frames_3d, "frames_2d": lb.frames_2d,

@@ -19,15 +19,16 @@ def ffmpeg_exe() -> str:
 
 
 def encode_mp4(path: Path, frames: Iterator[np.ndarray] | np.ndarray, fps: float,
-               size: tuple[int, int], crf: int = 18) -> None:
-    """Encode RGB frames to H.264 MP4 (yuv420p, faststart: plays in browsers)."""
+               size: tuple[int, int], crf: int = 18, preset: str = "veryfast") -> None:
+    """Encode RGB frames to H.264 MP4 (yuv420p, faststart: plays in browsers);
+    ``preset``: libx264's speed / size trade-off."""
     w, h = size
     import ffmpeg
 
     proc = (
         ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{w}x{h}", framerate=fps)
         .output(str(path), vcodec="libx264", pix_fmt="yuv420p", crf=crf,
-                movflags="+faststart", preset="veryfast")
+                movflags="+faststart", preset=preset)
         .global_args("-hide_banner", "-nostdin", "-v", "error", "-y")
         .run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
     )

@@ -12,6 +12,8 @@ Detector boxes are (s_x, s_y, u, v) in normalised units: half-extents and centre
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 G = 9.81  # m/s^2, standard gravity to 3 digits (the analysis and the benchmark's dives)
@@ -70,3 +72,22 @@ def back_project(uv: np.ndarray, K: np.ndarray) -> np.ndarray:
     ray = np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], -1) @ np.linalg.inv(
         np.asarray(K, float)).T
     return ray / ray[..., 2:3]
+
+
+@dataclass(frozen=True)
+class MaskPatch:
+    """A frame-sized mask that is zero outside one rectangle: ``values`` (h, w) at rows
+    ``y0``.. and columns ``x0``.. of a frame of ``size`` = (W, H). What a pasted crop
+    mask is; blending only the rectangle gives the same image as blending the frame."""
+
+    x0: int
+    y0: int
+    values: np.ndarray
+    size: tuple[int, int]
+
+    def full(self) -> np.ndarray:
+        """The (H, W) mask, zeros outside the rectangle."""
+        out = np.zeros((self.size[1], self.size[0]), self.values.dtype)
+        h, w = self.values.shape
+        out[self.y0:self.y0 + h, self.x0:self.x0 + w] = self.values
+        return out

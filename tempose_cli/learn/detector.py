@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from models.model import TemporalPoseModel
-from models.stn import paste
+from models.stn import paste_factors
 from tempose_cli.core.errors import TemposeError
-from tempose_cli.core.geometry import px_to_norm
+from tempose_cli.core.geometry import MaskPatch, px_to_norm
 from tempose_cli.learn.dataset import ClipFrames, FrameStore
 
 # A pasted mask holding less than one full pixel of mass says nothing about where the
@@ -45,11 +45,19 @@ class DetectorTrack:
         return len(self.box)
 
     def masks(self, size: tuple[int, int]) -> Sequence[np.ndarray] | None:
-        """The masks pasted into frames of ``size`` (W, H), one per index, made lazily
-        (a clip's worth of full-frame masks would not fit in memory at 512 px)."""
+        """The masks pasted into frames of ``size`` (W, H), one (H, W) array per index,
+        made when read (a clip's worth of full-frame masks would not fit in memory at
+        512 px)."""
         if self.crop_masks is None:
             return None
         return PastedMasks(self.crop_masks, self.box, size)
+
+    def mask_patches(self, size: tuple[int, int]) -> Sequence[MaskPatch] | None:
+        """The same masks as ``masks``, each only over the rectangle its box covers
+        (zeros elsewhere): what the overlay blends."""
+        if self.crop_masks is None:
+            return None
+        return PastedMasks(self.crop_masks, self.box, size, patches=True)
 
     def box_side_px(self, size: tuple[int, int]) -> np.ndarray:
         """(T,) the box's longer side in pixels at ``size`` (a box spans 2 s of 2)."""
@@ -57,29 +65,34 @@ class DetectorTrack:
 
 
 class PastedMasks(Sequence):
-    """Frame-sized masks made a block at a time: the overlay reads them in order, and
-    one paste per frame costs ~15x more than per frame of a block of 32 (measured on
-    2 threads: thread start-up dominates a single small grid_sample)."""
+    """Crop masks pasted into frames of ``size`` (``stn.paste``), one at a time when read:
+    through ``stn.paste_factors``, only over the rows and columns the box covers, so a
+    frame costs about a crop's worth of work. Items are (H, W) arrays, or ``MaskPatch``
+    with ``patches``."""
 
-    block = 32
-
-    def __init__(self, crop_masks: np.ndarray, box: np.ndarray, size: tuple[int, int]):
-        self.crop_masks, self.box, self.size = crop_masks, box, size
-        self._start, self._cache = -1, np.zeros((0,))
+    def __init__(self, crop_masks: np.ndarray, box: np.ndarray, size: tuple[int, int],
+                 patches: bool = False):
+        self.crop_masks, self.box, self.size, self.patches = crop_masks, box, size, patches
 
     def __len__(self) -> int:
         return len(self.crop_masks)
 
-    def __getitem__(self, i):  # noqa: ANN001, ANN204 - Sequence protocol (int only)
+    def patch(self, i: int) -> MaskPatch:
         if not 0 <= i < len(self):
             raise IndexError(i)
-        if not self._start <= i < self._start + len(self._cache):
-            self._start = i
-            sl = slice(i, i + self.block)
-            m = torch.from_numpy(np.ascontiguousarray(self.crop_masks[sl], np.float32))
-            b = torch.from_numpy(np.asarray(self.box[sl], np.float32))
-            self._cache = paste(m[:, None], b, self.size[1], self.size[0])[:, 0].numpy()
-        return self._cache[i - self._start]
+        b = torch.from_numpy(np.asarray(self.box[i:i + 1], np.float64))
+        ry, rx = (f[0].numpy() for f in paste_factors(b, self.crop_masks.shape[-1],
+                                                       self.size[1], self.size[0]))
+        rows, cols = np.flatnonzero(ry.any(1)), np.flatnonzero(rx.any(1))
+        if not len(rows) or not len(cols):  # the box lies outside the frame
+            return MaskPatch(0, 0, np.zeros((0, 0), np.float32), self.size)
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        values = ry[y0:y1] @ self.crop_masks[i].astype(np.float64) @ rx[x0:x1].T
+        return MaskPatch(int(x0), int(y0), values.astype(np.float32), self.size)
+
+    def __getitem__(self, i):  # noqa: ANN001, ANN204 - Sequence protocol (int only)
+        p = self.patch(i)
+        return p if self.patches else p.full()
 
 
 @dataclass
@@ -103,7 +116,7 @@ def _read_features(features: Path, n: int) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def clip_latents(model: TemporalPoseModel, frames: ClipFrames, device: torch.device,
                  features: Path | None = None, own: TemporalPoseModel | None = None,
                  batch: int = 64) -> Latents:
@@ -149,15 +162,17 @@ def clip_latents(model: TemporalPoseModel, frames: ClipFrames, device: torch.dev
     return Latents(arrays, source, fit_features)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def detector_track(model: TemporalPoseModel, frames: ClipFrames, device: torch.device,
                    features: Path | None = None, batch: int = 64,
                    latents: Latents | None = None) -> DetectorTrack:
     """Box, decoded mask and mask-based centre of every frame of a clip.
 
     The mask is the decoder's (crop-sized, times the border window the model pastes
-    with), pasted into the frame cache's size with ``stn.paste``; the centre is its
-    mass-weighted centroid there, so parts of the crop outside the frame do not count.
+    with); the centre is the mass-weighted centroid of its paste into the frame cache's
+    size (``stn.paste``), so parts of the crop outside the frame do not count. The sums
+    come from ``stn.paste_factors``: no frame-sized mask is made here, only by
+    ``masks`` / ``mask_patches`` when something reads them (the overlay).
     Frames whose pasted mask is (nearly) empty, and every frame of a variant without a
     decoder, use the box centre instead. ``latents``: ``clip_latents``'s, already made.
     """
@@ -178,14 +193,18 @@ def detector_track(model: TemporalPoseModel, frames: ClipFrames, device: torch.d
         z_ti = torch.from_numpy(lat["z_ti"][a:a + batch]).to(device)
         b = torch.from_numpy(lat["box"][a:a + batch]).to(device)
         _, mask = model.decoder(z_tv, z_ti)
-        mask = mask * model.window  # (B, 1, c, c), as composite() pastes it
-        frame_mask = paste(mask, b, h, w)[:, 0]  # (B, H, W)
-        mass = frame_mask.sum((1, 2))
-        cu = (frame_mask.sum(1) * xs).sum(1) / mass.clamp_min(1e-9)
-        cv = (frame_mask.sum(2) * ys).sum(1) / mass.clamp_min(1e-9)
+        mask = (mask * model.window)[:, 0]  # (B, c, c), as composite() pastes it
+        # Mass and first moments of the pasted mask R_y M R_x^T without pasting it:
+        # sum_ij (R_y M R_x^T)_ij f_i g_j = (R_y^T f)^T M (R_x^T g).
+        ry, rx = paste_factors(b, mask.shape[-1], h, w)  # (B, H, c), (B, W, c)
+        r1, c1 = ry.sum(1), rx.sum(1)  # (B, c)
+        ry_v, rx_u = (ry * ys[:, None]).sum(1), (rx * xs[:, None]).sum(1)
+        mass = torch.einsum("bi,bij,bj->b", r1, mask, c1)
+        cu = torch.einsum("bi,bij,bj->b", r1, mask, rx_u) / mass.clamp_min(1e-9)
+        cv = torch.einsum("bi,bij,bj->b", ry_v, mask, c1) / mass.clamp_min(1e-9)
         ok = (mass >= MIN_MASK_MASS).cpu().numpy()
         uv = torch.stack([cu, cv], 1).cpu().double().numpy()
         centre[a:a + batch][ok] = px_to_norm(uv[ok], (w, h))
         from_mask[a:a + batch] = ok
-        crops.append(mask[:, 0].cpu().numpy())
+        crops.append(mask.cpu().numpy())
     return DetectorTrack(box, np.concatenate(crops), centre, from_mask, source)

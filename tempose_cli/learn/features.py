@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.checkpoint import load_checkpoint
+from models.checkpoint import build_loaded, load_checkpoint
 from models.config import RunConfig
 from models.model import TemporalPoseModel
 from models.variants import get_variant
@@ -22,10 +22,11 @@ def load_model(ws: Workspace, run: Run,
         raise TemposeError(f"run {run.id} is a {run.kind} run, not a training run")
     if not run.checkpoint_path or not ws.abs(run.checkpoint_path).exists():
         raise TemposeError(f"run {run.id} has no checkpoint yet (train it: tempose train)")
-    ckpt = load_checkpoint(ws.abs(run.checkpoint_path))
+    # Only the weights are read (mmap); the optimizer state stays on disk.
+    ckpt = load_checkpoint(ws.abs(run.checkpoint_path), mmap=True)
     cfg = RunConfig.from_dict(ckpt["config"])
-    model = TemporalPoseModel(cfg.model, get_variant(cfg.train.variant))
-    model.load_state_dict(ckpt["model"])
+    model = build_loaded(lambda: TemporalPoseModel(cfg.model, get_variant(cfg.train.variant)),
+                         ckpt["model"])
     return model.to(device).eval(), cfg
 
 

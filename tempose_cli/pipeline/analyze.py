@@ -303,7 +303,7 @@ def _write_all(tg: Target, fit: FitModel, model: TemporalPoseModel, src: ClipSou
         try:
             overlay.write_overlay(tmp / names["overlay"], iter(frames.frames), tg.video_fps,
                                   tg.frame_count, j2d=track.j2d, boxes=boxes_px,
-                                  masks=det.masks(work), cg_uv=a.cg_uv, time_s=track.time_s,
+                                  masks=det.mask_patches(work), cg_uv=a.cg_uv, time_s=track.time_s,
                                   scale=(work[0] / tg.size[0], work[1] / tg.size[1]))
         except (ValueError, RuntimeError) as e:  # frame cache and catalogue disagree, ffmpeg
             raise TemposeError(f"clip {tg.clip_id}: overlay: {e}") from None

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from torch import nn
 
-from models.checkpoint import load_checkpoint
+from models.checkpoint import build_loaded, load_checkpoint
 from models.config import RunConfig
 from models.metrics import METRICS
 from models.model import TemporalPoseModel
@@ -122,15 +122,17 @@ def load_fit(session: Session, ws: Workspace, fit_id: int,
         raise NotFoundError(f"no fit {fit_id} (see: tempose runs list --kind fit)")
     if not run.checkpoint_path or not ws.abs(run.checkpoint_path).exists():
         raise TemposeError(f"fit {fit_id}: checkpoint {run.checkpoint_path} is missing")
-    ckpt = load_checkpoint(ws.abs(run.checkpoint_path))
+    # Only the weights are read (mmap); the optimizer state stays on disk.
+    ckpt = load_checkpoint(ws.abs(run.checkpoint_path), mmap=True)
     opts = FitOptions.from_dict(ckpt["config"]["fit"])
-    reg = build_regressor(RegressorConfig.from_dict(ckpt["config"]["regressor"]))
-    reg.load_state_dict(ckpt["model"])
+    reg_cfg = RegressorConfig.from_dict(ckpt["config"]["regressor"])
+    reg = build_loaded(lambda: build_regressor(reg_cfg), ckpt["model"])
     pose_model = None
     if ckpt["extra"].get("pose_model") is not None:
         cfg = RunConfig.from_dict(ckpt["config"]["pose_model"])
-        pose_model = TemporalPoseModel(cfg.model, get_variant(cfg.train.variant))
-        pose_model.load_state_dict(ckpt["extra"]["pose_model"])
+        pose_model = build_loaded(
+            lambda: TemporalPoseModel(cfg.model, get_variant(cfg.train.variant)),
+            ckpt["extra"]["pose_model"])
         pose_model.to(device).eval()
     parent = session.get(Run, run.parent_id) if run.parent_id is not None else None
     if parent is None:

@@ -188,7 +188,7 @@ def _new_clip(s: Session, ws: Workspace, path: Path, digest: str, meta: ClipMeta
         width=info.width, height=info.height, frame_count=n_frames,
         duration_s=n_frames / info.fps, camera=meta.camera, sidecar=sidecar or None,
         work_width=size[0], work_height=size[1], frames_path=ws.rel(frames_file),
-        background_method=method, background_path=ws.rel(bg_file), status="ready",
+        background_method=method, background_path=ws.rel(bg_file),
         tags=[ClipTag(tag=t) for t in meta.split],
     )
     s.add(clip)
