@@ -12,7 +12,8 @@ where decoding is far cheaper than on coach footage: for a realistic size, inges
               tensors of the clip's frame shape, batches of 32 (frames/s)
   analyze     tempose_cli.pipeline.analyze.analyze in-process, with and without the overlay
               video (frames/s; includes model loading, exports and plots, not imports)
-and training: seconds per step of Trainer.train_step against a bare loop over the same
+start-up of `tempose --help` and `tempose clips list` as fresh processes, and training:
+seconds per step of Trainer.train_step against a bare loop over the same
 networks and losses on random tensors (benchmarks/train_step.py), on HOME's clips.
 Prints each figure and its ratio to the baseline measured in the same run (--steps 0:
 no training figures).
@@ -94,6 +95,25 @@ def measure_clip(sessions, ws: Workspace, fit_id: int, clip, frames, model,  # n
         print(f"{name:28} {n / t:9.1f} {t_dec / t:10.3f} {t_bare / t:8.3f}")
 
 
+def measure_startup(home: str, repeats: int) -> None:
+    """Wall time of `tempose --help` and `tempose clips list` as fresh processes, next
+    to a bare `python -c pass` in the same run (issue 12's start-up targets: < 0.5 s)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def timed(*argv: str) -> float:
+        def once() -> None:
+            subprocess.run([sys.executable, *argv], check=True, cwd=root,
+                           stdout=subprocess.DEVNULL)
+        return best_of(once, repeats)
+
+    t_py = timed("-c", "pass")
+    print(f"start-up, best of {repeats} (seconds; python -c pass: {t_py:.3f} s):")
+    for name, argv in (("tempose --help", ["--help"]),
+                       ("tempose clips list", ["--home", home, "clips", "list"])):
+        t = timed("-m", "tempose_cli", *argv)
+        print(f"{name:28} {t:6.3f} s  ({t - t_py:.3f} s more than python -c pass)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", required=True)
@@ -104,6 +124,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20,
                     help="training steps timed per stage (0: no training figures)")
     args = ap.parse_args()
+    measure_startup(args.home, args.repeats)
     ws = Workspace.from_options(args.home)
     sessions = session_factory(open_catalogue(ws.url))
     cpu = torch.device("cpu")
