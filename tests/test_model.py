@@ -102,14 +102,16 @@ def test_every_variant_computes_its_terms(name: str) -> None:
     if variant.stn:
         total1, terms1, _ = model.losses(_batch("gravity"), 1, tc, rec)
         assert {"gravity", "order", "scale"} <= set(terms1)
-        assert "box_extent" in terms1 and "box_prior" not in terms1  # tight from step 0
+        assert "box_prior" in terms1 and "box_extent" not in terms1  # stage 1 finds the diver
         # DSL runs on the stage-1 quadruples too; CSS and the triplet need stage 2's sampling.
         assert ({"dsl", "css", "triplet"} & set(terms1)) == (
             {"dsl"} if variant.contrastive == "dsl" else set())
-        paper = replace(tc, stage1_contrastive=False, box_extent_from_stage=2)
+        paper = replace(tc, stage1_contrastive=False)
         _, terms_paper, _ = model.losses(_batch("gravity"), 1, paper, rec)
         assert not {"dsl", "css", "triplet"} & set(terms_paper)
-        assert "box_prior" in terms_paper and "box_extent" not in terms_paper
+        tight = replace(tc, box_extent_from_stage=1)
+        _, terms_tight, _ = model.losses(_batch("gravity"), 1, tight, rec)
+        assert "box_extent" in terms_tight and "box_prior" not in terms_tight
 
 
 def test_gradients_reach_the_detector_through_the_resynthesis() -> None:
