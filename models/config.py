@@ -111,10 +111,11 @@ class TrainConfig:
     # ... and pull the centre to the foreground's centroid there too: with the size alone
     # the tight box sat off-centre (centre error 0.109 of the frame height at step 900).
     box_extent_centre: bool = True
-    # DSL in stage 1 too, on the equidistant quadruples (their frame distances are known);
-    # the paper switches it on in stage 2 only, which cost `ours` 600 of its 1500 steps
-    # of the term that learns pose: `ours-no-gravity` beat it by 14-16% (seed 12).
-    stage1_contrastive: bool = True
+    # DSL in stage 1 too, on the equidistant quadruples (their frame distances are known).
+    # Off, as in the paper: on, with stage 1's fixed-prior box, DSL drew the box off the
+    # diver and it never came back (centre error 0.14-0.16 of the frame height from step
+    # 250 to 1500 on seeds 12 and 13, against 0.04-0.05 without; RESULTS.md, run H).
+    stage1_contrastive: bool = False
     # Pixel term in crop space, at crop resolution, over the same crop of the background
     # (box detached): the decoder must draw the body, which is ~11 px tall at recon_size.
     # The full-frame term stays for the detector. 0: the full-frame term alone.

@@ -103,12 +103,13 @@ def test_every_variant_computes_its_terms(name: str) -> None:
         total1, terms1, _ = model.losses(_batch("gravity"), 1, tc, rec)
         assert {"gravity", "order", "scale"} <= set(terms1)
         assert "box_prior" in terms1 and "box_extent" not in terms1  # stage 1 finds the diver
-        # DSL runs on the stage-1 quadruples too; CSS and the triplet need stage 2's sampling.
-        assert ({"dsl", "css", "triplet"} & set(terms1)) == (
+        assert not {"dsl", "css", "triplet"} & set(terms1)  # the paper: DSL from stage 2
+        # stage1_contrastive: DSL on the stage-1 quadruples; CSS and the triplet need
+        # stage 2's near / far sampling.
+        both = replace(tc, stage1_contrastive=True)
+        _, terms_both, _ = model.losses(_batch("gravity"), 1, both, rec)
+        assert ({"dsl", "css", "triplet"} & set(terms_both)) == (
             {"dsl"} if variant.contrastive == "dsl" else set())
-        paper = replace(tc, stage1_contrastive=False)
-        _, terms_paper, _ = model.losses(_batch("gravity"), 1, paper, rec)
-        assert not {"dsl", "css", "triplet"} & set(terms_paper)
         tight = replace(tc, box_extent_from_stage=1)
         _, terms_tight, _ = model.losses(_batch("gravity"), 1, tight, rec)
         assert "box_extent" in terms_tight and "box_prior" not in terms_tight
