@@ -1,0 +1,71 @@
+"""One Table V from several `tempose ablation` outputs (runs resumed across sessions).
+
+Run:  .venv/bin/python benchmarks/merge_ablation.py --out DIR A/ablation.csv B/ablation.csv ...
+
+Reads each ``ablation.csv``; where two files hold the same row and label fraction, the
+later file wins. Writes DIR/ablation.csv, .md and .png with the same writer as
+``tempose ablation`` (rows in Table V order, then the baselines), and the Markdown
+lists the files it was merged from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tempose_cli.pipeline.ablation import ROW_KEYS, Meta, write_outputs  # noqa: E402
+from tempose_cli.pipeline.ablation_names import BASELINES, TABLE_V  # noqa: E402
+
+INTS = ("every", "train_frames", "test_frames", "fit", "run")
+FLOATS = ("fraction", "mpjpe", "n_mpjpe", "p_mpjpe")
+
+
+def parse_row(raw: dict[str, str]) -> dict:
+    """A CSV row back into the types ``tempose ablation`` writes it from."""
+    row: dict = {}
+    for k in ROW_KEYS:
+        v = raw.get(k, "")
+        if k in INTS:
+            row[k] = int(v) if v else None
+        elif k in FLOATS:
+            row[k] = float(v)
+        elif k == "mean_pose_kept":
+            row[k] = bool(int(v)) if v else False
+        else:
+            row[k] = v or None
+    return row
+
+
+def merge(files: list[Path]) -> list[dict]:
+    cells: dict[tuple[str, float], dict] = {}
+    for path in files:
+        with path.open(newline="") as f:
+            for raw in csv.DictReader(f):
+                row = parse_row(raw)
+                cells[(row["row"], row["fraction"])] = row
+    order = {name: i for i, name in enumerate((*TABLE_V, *BASELINES))}
+    return sorted(cells.values(), key=lambda r: (order.get(r["row"], len(order)), r["row"],
+                                                 -r["fraction"]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("files", nargs="+", type=Path)
+    args = ap.parse_args()
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        sys.exit(f"error: no such file: {missing[0]}")
+    rows = merge(args.files)
+    meta = Meta(command=" ".join(["benchmarks/merge_ablation.py", "--out", args.out,
+                                  *map(str, args.files)]), seconds=0.0)
+    files = write_outputs(rows, Path(args.out), meta)
+    print(files["md"].read_text())
+
+
+if __name__ == "__main__":
+    main()
