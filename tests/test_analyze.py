@@ -325,9 +325,8 @@ def test_placement_rule_recovers_the_labelled_2d(cat) -> None:
             np.median(K[0, 0] / cg[:, 2]), rel=0.05)
 
 
-def test_mask_centre_and_its_fallback(cat, monkeypatch) -> None:
-    from tempose_cli.core.geometry import norm_to_px
-    from tempose_cli.learn import detector as projection
+def _model_and_frames(cat):  # noqa: ANN001, ANN202
+    """The catalogue's training run loaded, its first clip's frames and features file."""
     from tempose_cli.learn.dataset import features_path, load_clips
     from tempose_cli.learn.features import load_model
 
@@ -339,6 +338,14 @@ def test_mask_centre_and_its_fallback(cat, monkeypatch) -> None:
         c = get_clip(s, clip)
         frames = load_clips(ws, [c])[0]
         feats = features_path(ws.abs(run.directory), c.content_hash)
+    return model, frames, feats
+
+
+def test_mask_centre_and_its_fallback(cat, monkeypatch) -> None:
+    from tempose_cli.core.geometry import norm_to_px
+    from tempose_cli.learn import detector as projection
+
+    model, frames, feats = _model_and_frames(cat)
     det = projection.detector_track(model, frames, _cpu(), feats)
     assert det.source.startswith("features") and det.from_mask.all()
     size = (frames.frames.shape[2], frames.frames.shape[1])
@@ -363,18 +370,9 @@ def test_mask_pasted_once_is_stn_paste_and_draws_the_same_overlay(cat) -> None:
     from models.stn import paste
     from tempose_cli.core.geometry import norm_to_px
     from tempose_cli.learn import detector as projection
-    from tempose_cli.learn.dataset import features_path, load_clips
-    from tempose_cli.learn.features import load_model
     from tempose_cli.media.overlay import draw_frame
 
-    h, clip = cat["home"], min(cat["clips"])
-    ws = Workspace.from_options(h)
-    with sessions(h).begin() as s:
-        run = s.get(Run, cat["run"])
-        model, _ = load_model(ws, run, _cpu())
-        c = get_clip(s, clip)
-        frames = load_clips(ws, [c])[0]
-        feats = features_path(ws.abs(run.directory), c.content_hash)
+    model, frames, feats = _model_and_frames(cat)
     det = projection.detector_track(model, frames, _cpu(), feats)
     H, W = frames.frames.shape[1:3]
     ref = paste(torch.from_numpy(det.crop_masks[:, None]).float(),
