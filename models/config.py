@@ -116,6 +116,11 @@ class TrainConfig:
     # diver and it never came back (centre error 0.14-0.16 of the frame height from step
     # 250 to 1500 on seeds 12 and 13, against 0.04-0.05 without; RESULTS.md, run H).
     stage1_contrastive: bool = False
+    # Whether the encoder's crops pass gradient to the detector. True is the paper (one
+    # STN, trained through everything). False: the box is detached where it feeds the
+    # encoder, so DSL and the far-z_ti term cannot move it; the detector then learns from
+    # the full-frame reconstruction (where the decoder pastes), cover, size and gravity.
+    encoder_box_grad: bool = True
     # Pixel term in crop space, at crop resolution, over the same crop of the background
     # (box detached): the decoder must draw the body, which is ~11 px tall at recon_size.
     # The full-frame term stays for the detector. 0: the full-frame term alone.

@@ -195,7 +195,8 @@ class TemporalPoseModel(nn.Module):
         v = self.variant
         G, S = b.groups, b.group_size
         box = self.boxes(b.frames)  # (N, 4)
-        crops = self.crops(b.frames, box)  # (N, 3, c, c)
+        enc_box = box if tc.encoder_box_grad else box.detach()  # see TrainConfig
+        crops = self.crops(b.frames, enc_box)  # (N, 3, c, c)
         z_tv, _ = self.encoder(colour_jitter(crops, tc.jitter, generator), part="tv")
         _, z_ti = self.encoder(crops, part="ti")
         if v.split:  # z_ti of another frame of the same clip

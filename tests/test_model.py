@@ -126,6 +126,21 @@ def test_gradients_reach_the_detector_through_the_resynthesis() -> None:
     assert grad is not None and grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("through", [True, False])
+def test_encoder_box_grad_decides_whether_dsl_moves_the_detector(through: bool) -> None:
+    torch.manual_seed(0)
+    model = TemporalPoseModel(TINY, get_variant("dsl-stn"))  # no decoder: DSL alone
+    tc = TrainConfig(w_cover=0.0, w_box_extent=0.0, encoder_box_grad=through)
+    total, terms, _ = model.losses(_batch("contrastive"), 2, tc, ReconstructionLoss())
+    assert terms["dsl"] > 0
+    total.backward()
+    moved = sum(float(p.grad.abs().sum()) for p in model.detector.parameters()
+                if p.grad is not None)
+    assert (moved > 0) == through
+    assert any(p.grad is not None and p.grad.abs().sum() > 0  # the encoder still learns
+               for p in model.encoder.parameters())
+
+
 def test_sampler_distances() -> None:
     tc = TrainConfig(pos_max=2, neg_min=10, groups=64)
     s = TemporalSampler([30, 40, 12, 5], tc, seed=0)
