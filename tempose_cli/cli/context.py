@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from tempose_cli import __version__
+import tempose_cli
 from tempose_cli.core.errors import TemposeError
 from tempose_cli.core.workspace import Workspace
 
@@ -87,7 +87,7 @@ app.add_typer(runs_app, name="runs")
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"tempose {__version__}")
+        typer.echo(f"tempose {tempose_cli.__version__}")
         raise typer.Exit()
 
 

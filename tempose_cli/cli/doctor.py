@@ -7,7 +7,7 @@ import subprocess
 
 import typer
 
-from tempose_cli import __version__
+import tempose_cli
 from tempose_cli.cli.context import app, state
 
 
@@ -18,7 +18,8 @@ def doctor(ctx: typer.Context) -> None:
     Example: tempose doctor
     """
     st = state(ctx)
-    checks: dict[str, str] = {"tempose": __version__, "python": platform.python_version()}
+    checks: dict[str, str] = {"tempose": tempose_cli.__version__,
+                              "python": platform.python_version()}
     ok = True
 
     def check(name: str, fn) -> None:  # noqa: ANN001
