@@ -74,7 +74,7 @@ def measure_clip(sessions, ws: Workspace, fit_id: int, clip, frames, model,  # n
     def bare() -> None:
         for a in range(0, n, 32):
             x = torch.rand(min(32, n - a), 3, h, w)  # (B, 3, H, W)
-            box, z_tv, z_ti = model.encode(x)
+            box, z_tv, z_ti = model.encode(x, torch.rand_like(x))  # with the refinement
             if model.variant.decoder:
                 model.decoder(z_tv, z_ti)
             reg_model.regressor(model.features(z_tv, z_ti))

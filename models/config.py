@@ -38,6 +38,17 @@ class ModelConfig:
     centre_max: float = 0.8
     window_margin: float = 0.15  # the pasted mask fades out over this outer part of the crop
     weak_2d_joints: int = 14  # joints of the optional weak 2D head
+    # Not in the paper: mean-shift steps of the detector's box onto the pixels unlike the
+    # clip's background (the extent pull's target, models/model.py), at recon_size, before
+    # the crop. One step took the held-out ridge probe of the same trained model from
+    # 346.6 to 285.1 mm (seed 12) and 304.1 to 287.2 (seed 13), the box centre within 0.03
+    # of the frame height on 90% of frames instead of 32% / 64% (RESULTS.md, run P2r); a
+    # third step drifted (0.034). 0: the detector's box as is. The same values as
+    # TrainConfig's extent pull, which trains the detector towards one such step.
+    box_refine_steps: int = 1
+    box_refine_threshold: float = 0.1
+    box_refine_margin: float = 1.15
+    box_refine_reach: float = 2.0
 
     @classmethod
     def profile(cls, name: str) -> ModelConfig:
@@ -102,25 +113,30 @@ class TrainConfig:
     box_extent_margin: float = 1.15  # at 1.3 the box side was 1.73x the joints' extent
     box_extent_sigma: float = 0.05
     box_extent_reach: float = 2.0  # foreground counted within this many box half-sizes
-    # ... from this stage on; before it, the fixed prior. From step 0 the box shrank
-    # before it had found the diver: alone it lost him (centre error 0.147 of the frame
-    # height at step 300); with the centre pull and gravity it found him on seed 11
-    # (0.084 at step 300) but not on seed 12 (0.092 at step 1250, probe 363.7 mm against
-    # 321.1 with the fixed prior first). So stage 1 finds, stage 2 tightens.
-    box_extent_from_stage: int = 2
+    # ... from this stage on; before it, the fixed prior. From step 0 (1) the box shrank
+    # before it had found the diver when DSL could move it (seed 12: centre error 0.092
+    # at step 1250, run G); with the box detached from the encoder (encoder_box_grad
+    # False) it finds him from step 0 on seeds 12 and 13 (0.063 / 0.034 at step 1500).
+    box_extent_from_stage: int = 1
     # ... and pull the centre to the foreground's centroid there too: with the size alone
     # the tight box sat off-centre (centre error 0.109 of the frame height at step 900).
     box_extent_centre: bool = True
-    # DSL in stage 1 too, on the equidistant quadruples (their frame distances are known).
-    # Off, as in the paper: on, with stage 1's fixed-prior box, DSL drew the box off the
-    # diver and it never came back (centre error 0.14-0.16 of the frame height from step
-    # 250 to 1500 on seeds 12 and 13, against 0.04-0.05 without; RESULTS.md, run H).
-    stage1_contrastive: bool = False
+    # DSL in stage 1 too, on the equidistant quadruples (their frame distances are known),
+    # so the encoder learns pose for all the steps, not only after the gravity stage.
+    # Departs from the paper, which switches DSL on after it; with the box detached (next)
+    # and the tight box from step 0 (run P2), `ours` went from 318.1 / 338.3 to 308.4 /
+    # 333.9 mm at fractions 0.2 / 0.05 on seed 12, and from 316.2 / 355.0 to 285.7 / 328.6
+    # on seed 13. Without the detach, DSL drew the box off the diver (runs G, H).
+    stage1_contrastive: bool = True
     # Whether the encoder's crops pass gradient to the detector. True is the paper (one
-    # STN, trained through everything). False: the box is detached where it feeds the
-    # encoder, so DSL and the far-z_ti term cannot move it; the detector then learns from
-    # the full-frame reconstruction (where the decoder pastes), cover, size and gravity.
-    encoder_box_grad: bool = True
+    # STN trained through everything); False detaches the box where it feeds the encoder,
+    # so DSL and the far-z_ti term cannot move it (a loose box satisfied them on smooth
+    # background); the detector learns from the full-frame reconstruction (where the
+    # decoder pastes), cover, size and gravity.
+    encoder_box_grad: bool = False
+    # The encoder's crops from the refined box (ModelConfig.box_refine_steps), as at
+    # inference; False: from the detector's box (the refinement then only at inference).
+    refine_in_training: bool = False
     # Pixel term in crop space, at crop resolution, over the same crop of the background
     # (box detached): the decoder must draw the body, which is ~11 px tall at recon_size.
     # The full-frame term stays for the detector. 0: the full-frame term alone.
@@ -166,5 +182,7 @@ class RunConfig:
             names = {f.name for f in fields(kind)}
             return kind(**{k: v for k, v in values.items() if k in names})
 
-        return cls(model=build(ModelConfig, d["model"]), train=build(TrainConfig, d["train"]),
+        model = dict(d["model"])
+        model.setdefault("box_refine_steps", 0)  # runs from before the refinement: as trained
+        return cls(model=build(ModelConfig, model), train=build(TrainConfig, d["train"]),
                    profile=d.get("profile", "cpu"))

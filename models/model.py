@@ -157,17 +157,36 @@ class TemporalPoseModel(nn.Module):
         self.register_buffer("centre", centre_weight(cfg.crop_size), persistent=False)
 
     # --- inference -------------------------------------------------------------------
-    def boxes(self, frames: Tensor) -> Tensor:
-        if self.variant.stn:
-            return self.detector(frames)  # (B, 4)
-        return full_frame_box(frames.shape[0], frames.device)
+    def boxes(self, frames: Tensor, background: Tensor | None = None) -> Tensor:
+        """(B, 4) boxes: the detector's, refined onto the foreground when the clip's
+        ``background`` (B, 3, H, W) is given (ModelConfig.box_refine_steps)."""
+        if not self.variant.stn:
+            return full_frame_box(frames.shape[0], frames.device)
+        box = self.detector(frames)  # (B, 4)
+        if background is not None and self.cfg.box_refine_steps > 0:
+            r = self.cfg.recon_size
+            if frames.shape[-2:] != (r, r):  # the size the detector terms see in training
+                frames = F.interpolate(frames, size=(r, r), mode="area")
+                background = F.interpolate(background, size=(r, r), mode="area")
+            box = self.refine(box, frames, background)
+        return box
+
+    def refine(self, box: Tensor, frames: Tensor, background: Tensor) -> Tensor:
+        """Mean-shift steps of (N, 4) boxes onto the foreground near them (detached)."""
+        c = self.cfg
+        for _ in range(c.box_refine_steps):
+            box = foreground_extent_box(box, frames, background, c.box_refine_threshold,
+                                        c.box_refine_margin, c.box_refine_reach)
+        return box
 
     def crops(self, frames: Tensor, box: Tensor) -> Tensor:
         return crop(frames, box, self.cfg.crop_size)  # (B, 3, c, c)
 
-    def encode(self, frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(B, 3, H, W) frames -> box (B, 4), z_tv (B, Dtv), z_ti (B, Dti); no augmentation."""
-        box = self.boxes(frames)
+    def encode(self, frames: Tensor, background: Tensor | None = None
+               ) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, 3, H, W) frames -> box (B, 4), z_tv (B, Dtv), z_ti (B, Dti); no augmentation.
+        With the clips' ``background`` the box is refined onto the athlete first."""
+        box = self.boxes(frames, background)
         z_tv, z_ti = self.encoder(self.crops(frames, box))
         return box, z_tv, z_ti
 
@@ -194,8 +213,22 @@ class TemporalPoseModel(nn.Module):
         """
         v = self.variant
         G, S = b.groups, b.group_size
-        box = self.boxes(b.frames)  # (N, 4)
-        enc_box = box if tc.encoder_box_grad else box.detach()  # see TrainConfig
+        r = self.cfg.recon_size
+        small: dict[str, Tensor] = {}
+
+        def at_recon(key: str, t: Tensor) -> Tensor:  # each tensor downsampled once a step
+            if key not in small:
+                small[key] = F.interpolate(t, size=(r, r), mode="area")  # (n, 3, r, r)
+            return small[key]
+
+        box = self.boxes(b.frames)  # (N, 4), the detector's
+        if v.stn and tc.refine_in_training and self.cfg.box_refine_steps > 0:
+            # The encoder learns on the crops inference gives it (refined, so detached);
+            # the decoder's output is still pasted at the detector's box.
+            enc_box = self.refine(box, at_recon("frames", b.frames),
+                                  at_recon("background", b.background))
+        else:
+            enc_box = box if tc.encoder_box_grad else box.detach()  # see TrainConfig
         crops = self.crops(b.frames, enc_box)  # (N, 3, c, c)
         z_tv, _ = self.encoder(colour_jitter(crops, tc.jitter, generator), part="tv")
         _, z_ti = self.encoder(crops, part="ti")
@@ -206,14 +239,6 @@ class TemporalPoseModel(nn.Module):
             z_ti_dec = z_ti
         terms: dict[str, Tensor] = {}
         vis: dict[str, Tensor] = {"frames": b.frames, "box": box, "crops": crops}
-        r = self.cfg.recon_size
-        small: dict[str, Tensor] = {}
-
-        def at_recon(key: str, t: Tensor) -> Tensor:  # each tensor downsampled once a step
-            if key not in small:
-                small[key] = F.interpolate(t, size=(r, r), mode="area")  # (n, 3, r, r)
-            return small[key]
-
         if v.decoder and recon_loss is not None:
             target = at_recon("frames", b.frames)
             bg = at_recon("background", b.background)
@@ -224,7 +249,7 @@ class TemporalPoseModel(nn.Module):
             # is detached here: a loss seen only inside the box would otherwise pay the
             # detector to move onto empty background.
             m = mask * self.window
-            crop_bg = self.crops(b.background, box.detach())  # (N, 3, c, c)
+            crop_bg = self.crops(b.background, enc_box.detach())  # (N, 3, c, c)
             crop_hat = m * rgb + (1 - m) * crop_bg
             if self.cfg.perceptual_region == "crop":
                 rec = recon_loss(crop_hat, crops.detach())

@@ -102,17 +102,15 @@ def test_every_variant_computes_its_terms(name: str) -> None:
     if variant.stn:
         total1, terms1, _ = model.losses(_batch("gravity"), 1, tc, rec)
         assert {"gravity", "order", "scale"} <= set(terms1)
-        assert "box_prior" in terms1 and "box_extent" not in terms1  # stage 1 finds the diver
-        assert not {"dsl", "css", "triplet"} & set(terms1)  # the paper: DSL from stage 2
-        # stage1_contrastive: DSL on the stage-1 quadruples; CSS and the triplet need
-        # stage 2's near / far sampling.
-        both = replace(tc, stage1_contrastive=True)
-        _, terms_both, _ = model.losses(_batch("gravity"), 1, both, rec)
-        assert ({"dsl", "css", "triplet"} & set(terms_both)) == (
+        assert "box_extent" in terms1 and "box_prior" not in terms1  # tight from step 0
+        # stage1_contrastive (default): DSL on the stage-1 quadruples; CSS and the
+        # triplet need stage 2's near / far sampling.
+        assert ({"dsl", "css", "triplet"} & set(terms1)) == (
             {"dsl"} if variant.contrastive == "dsl" else set())
-        tight = replace(tc, box_extent_from_stage=1)
-        _, terms_tight, _ = model.losses(_batch("gravity"), 1, tight, rec)
-        assert "box_extent" in terms_tight and "box_prior" not in terms_tight
+        paper = replace(tc, stage1_contrastive=False, box_extent_from_stage=2)
+        _, terms_paper, _ = model.losses(_batch("gravity"), 1, paper, rec)
+        assert not {"dsl", "css", "triplet"} & set(terms_paper)  # the paper: DSL from stage 2
+        assert "box_prior" in terms_paper and "box_extent" not in terms_paper
 
 
 def test_gradients_reach_the_detector_through_the_resynthesis() -> None:
@@ -223,6 +221,52 @@ def test_extent_scale_frames_a_blob_by_its_size() -> None:
         assert abs(float(target[0, 3]) - ((49.5 + 0.5) / H * 2 - 1)) < 0.02, target
     empty = foreground_extent_box(box, bg, bg, 0.1, margin=1.0, reach=3.0)
     assert torch.allclose(empty, box)  # no foreground: keep the current box
+
+
+def test_the_box_is_refined_onto_the_athlete_when_the_background_is_known() -> None:
+    # A blob off the detector's initial (centred, large) box; frames at 2x recon_size.
+    H = W = 96
+    bg = torch.zeros(2, 3, H, W)
+    frames = bg.clone()
+    frames[:, :, 50:80, 60:76] = 1.0  # 16 x 30 px, centred at pixel (67.5, 64.5)
+    refined = TemporalPoseModel(replace(TINY, box_refine_steps=2), get_variant("ours")).eval()
+    raw = TemporalPoseModel(replace(TINY, box_refine_steps=0), get_variant("ours")).eval()
+    raw.load_state_dict(refined.state_dict())
+    detector = raw.boxes(frames)
+    assert torch.allclose(raw.boxes(frames, bg), detector)  # steps 0: the detector's box
+    assert torch.allclose(refined.boxes(frames), detector)  # no background: as is
+    box = refined.boxes(frames, bg)
+    centre = torch.tensor([(67.5 + 0.5) / W * 2 - 1, (64.5 + 0.5) / H * 2 - 1])
+    assert (box[:, 2:] - centre).abs().max() < 0.05, box
+    assert (detector[:, 2:] - centre).abs().max() > 0.2  # it did move
+    assert torch.allclose(box[:, 1], torch.tensor(1.15 * 15 / 48), atol=0.04), box
+    z = refined.encode(frames, bg)
+    assert torch.allclose(z[0], box)
+    # A variant without the detector keeps the whole frame.
+    whole = TemporalPoseModel(replace(TINY, box_refine_steps=2), get_variant("dsl"))
+    assert torch.allclose(whole.boxes(frames, bg), whole.boxes(frames))
+
+
+def test_runs_from_before_the_refinement_are_rebuilt_as_trained() -> None:
+    from models.config import RunConfig
+    d = RunConfig().to_dict()
+    assert RunConfig.from_dict(d).model.box_refine_steps == ModelConfig().box_refine_steps
+    del d["model"]["box_refine_steps"]
+    assert RunConfig.from_dict(d).model.box_refine_steps == 0
+
+
+@pytest.mark.parametrize("refine", [True, False])
+def test_encoder_crops_follow_the_refined_box_in_training(refine: bool) -> None:
+    model = TemporalPoseModel(replace(TINY, box_refine_steps=1), get_variant("ours"))
+    tc = TrainConfig(refine_in_training=refine)
+    b = _batch("contrastive")
+    total, _, vis = model.losses(b, 2, tc, ReconstructionLoss())
+    assert torch.isfinite(total)
+    r = TINY.recon_size
+    small = [torch.nn.functional.interpolate(t, size=(r, r), mode="area")
+             for t in (b.frames, b.background)]
+    box = model.refine(vis["box"], *small) if refine else vis["box"]
+    assert torch.allclose(vis["crops"], model.crops(b.frames, box), atol=1e-6)
 
 
 def test_paste_factors_are_the_paste() -> None:

@@ -136,10 +136,11 @@ def clip_latents(model: TemporalPoseModel, frames: ClipFrames, device: torch.dev
     for t0 in range(0, len(frames), batch):
         idx = list(range(t0, min(len(frames), t0 + batch)))
         x = store.frames([0] * len(idx), idx).to(device)
+        bg = store.backgrounds([0] * len(idx), idx).to(device)
         if arrays is not None:  # the training run's latents are on file: only ``own``
-            box, tv, ti = own.encode(x)
+            box, tv, ti = own.encode(x, bg)
         else:
-            box = model.boxes(x)
+            box = model.boxes(x, bg)
             crops = model.crops(x, box)
             z_tv, z_ti = model.encoder(crops)
             for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):

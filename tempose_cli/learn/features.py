@@ -38,7 +38,7 @@ def encode_clip(model: TemporalPoseModel, store: FrameStore, ci: int, device: to
     for t0 in range(0, n, batch):
         idx = list(range(t0, min(n, t0 + batch)))
         frames = store.frames([ci] * len(idx), idx).to(device)
-        box, z_tv, z_ti = model.encode(frames)
+        box, z_tv, z_ti = model.encode(frames, store.backgrounds([ci] * len(idx), idx).to(device))
         for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
             out[k].append(v.cpu().numpy())
     arrays = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}

@@ -95,8 +95,9 @@ def transfer(sessions: sessionmaker[Session], ws: Workspace, run_id: int, a: str
     if not model.variant.decoder:
         raise TemposeError(f"run {run_id} ({model.variant.name}) has no decoder to transfer with")
     store = FrameStore(clips)
-    frames = store.frames([0, 1], [refs[0][1], refs[1][1]]).to(device)
-    box, z_tv, z_ti = model.encode(frames)
+    at = [0, 1], [refs[0][1], refs[1][1]]
+    frames = store.frames(*at).to(device)
+    box, z_tv, z_ti = model.encode(frames, store.backgrounds(*at).to(device))
     crops = model.crops(frames, box)
     own, _ = model.decoder(z_tv, z_ti)
     swapped, _ = model.decoder(z_tv, z_ti.flip(0))

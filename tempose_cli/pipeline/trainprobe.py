@@ -110,8 +110,9 @@ class PoseProbe:
             idx = self._frames(ci)
             feats, boxes = [], []
             for i in range(0, len(idx), batch):  # only the frames the probe reads
-                frames = self.store.frames([ci] * len(idx[i:i + batch]), idx[i:i + batch])
-                box, z_tv, z_ti = model.encode(frames.to(device))
+                at = [ci] * len(idx[i:i + batch]), idx[i:i + batch]
+                frames, bg = self.store.frames(*at), self.store.backgrounds(*at)
+                box, z_tv, z_ti = model.encode(frames.to(device), bg.to(device))
                 feats.append(model.features(z_tv, z_ti).cpu().numpy())
                 boxes.append(box.cpu().numpy())
             box = np.concatenate(boxes)
