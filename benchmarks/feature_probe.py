@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,7 +29,9 @@ from store.catalogue import list_clips  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.dataset import FrameStore, load_clips  # noqa: E402
+from tempose_cli.learn.features import encode_clip  # noqa: E402
 from tempose_cli.media.visualise import save_grid  # noqa: E402
+from tempose_cli.pipeline.probe import cluster_probe  # noqa: E402
 from tempose_cli.pipeline.train import Dist, Trainer, run_config  # noqa: E402
 from tempose_cli.pipeline.trainprobe import PoseProbe, labelled_for_probe  # noqa: E402
 
@@ -42,6 +45,22 @@ def parse_sets(items: list[str]) -> dict:
         except (ValueError, SyntaxError):
             out[key] = value
     return out
+
+
+def clusters(model, probe: PoseProbe) -> str:  # noqa: ANN001
+    """KMeans on z_ti and z_tv of every frame of the probe's clips, as ``tempose probe``."""
+    was_training = model.training
+    model.eval()
+    parts: dict[str, list] = {"z_ti": [], "z_tv": []}
+    athletes = []
+    for ci, c in enumerate(probe.clips):
+        arrays = encode_clip(model, probe.store, ci, torch.device("cpu"))
+        for k in parts:
+            parts[k].append(arrays[k])
+        athletes += [c.frames.athlete or f"clip{c.frames.clip_id}"] * len(arrays["z_ti"])
+    model.train(was_training)
+    r = cluster_probe({k: np.concatenate(v) for k, v in parts.items()}, np.array(athletes))
+    return f" {r['z_ti']['accuracy']:6.2f} {r['z_tv']['accuracy']:6.2f}"
 
 
 def main() -> None:
@@ -60,6 +79,9 @@ def main() -> None:
                     help="start from a checkpoint written by --save-at (same stage-1 config)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--kmeans", action="store_true",
+                    help="also KMeans (k = athletes) on z_ti and z_tv of every labelled frame "
+                         "(tempose probe's matched accuracy): columns ti_km, tv_km")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,15 +105,17 @@ def main() -> None:
           f"val {probe.val_athlete}; variant {args.variant}; "
           f"overrides {args.set or 'none'} {args.model or ''}", flush=True)
     print(f"{'step':>6} {'s':>6} {'probe':>7} {'mean':>7} {'ratio':>6} {'lam':>6} "
-          f"{'c_err':>6} {'c_ok':>5} {'size':>5} {'s_ok':>5}", flush=True)
+          f"{'c_err':>6} {'c_ok':>5} {'size':>5} {'s_ok':>5}"
+          f"{' ti_km  tv_km' if args.kmeans else ''}", flush=True)
     t0 = time.perf_counter()
     while True:
         if trainer.step % args.every == 0 or trainer.step == args.steps:
             r = probe(trainer.model, torch.device("cpu"))
+            km = clusters(trainer.model, probe) if args.kmeans else ""
             print(f"{trainer.step:6d} {time.perf_counter() - t0:6.0f} {r['probe_n_mpjpe']:7.1f} "
                   f"{r['probe_mean_pose']:7.1f} {r['probe_n_mpjpe'] / r['probe_mean_pose']:6.3f} "
                   f"{r['probe_lambda']:6.0f} {r['box_centre_err']:6.3f} {r['box_centre_ok']:5.2f} "
-                  f"{r['box_size_ratio']:5.2f} {r['box_size_ok']:5.2f}", flush=True)
+                  f"{r['box_size_ratio']:5.2f} {r['box_size_ok']:5.2f}{km}", flush=True)
             if trainer.step and getattr(trainer, "_last_vis", None):
                 save_grid(out / f"step{trainer.step:06d}.png", trainer._last_vis)
         if trainer.step in args.save_at:

@@ -101,6 +101,10 @@ class TrainConfig:
     w_perceptual: float = 0.5
     w_contrastive: float = 0.2
     w_ti_far: float = 0.05
+    # z_ti of frames of one clip pulled together (models/losses.ti_same_similarity); not
+    # in the paper, whose swap alone left z_ti varying within a clip as much as z_tv and
+    # carrying no athlete (KMeans 16% on 12 athletes, seeds 12 and 13). 0: off.
+    w_ti_same: float = 0.0
     # Box size: "fixed" pulls the batch-mean size to box_prior_size (the paper's prior);
     # "extent" pulls each box to box_extent_margin x the extent of the foreground near it
     # (second moments of the pixels unlike the background, CAMShift-like). The fixed 0.3

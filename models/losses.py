@@ -159,6 +159,23 @@ def ti_far_dissimilarity(z_ti_a: Tensor, z_ti_b: Tensor) -> Tensor:
     return (F.relu(_cos(z_ti_a, z_ti_b)) ** 2).mean()  # (N,) -> ()
 
 
+def ti_same_similarity(z_ti: Tensor) -> Tensor:
+    """Pull the time-invariant parts of frames of one clip together.
+
+    Property: ``mean (1 - cos(a, b))`` over every pair of rows within a group, for
+    (G, S, D) z_ti (G clips, S frames each). Interpretation: the swap of Eq. 1 only asks
+    that another frame's z_ti decodes as well as the frame's own; this asks for the
+    same z_ti outright, so what varies within a clip (pose) has no room in it.
+    """
+    if z_ti.ndim != 3 or z_ti.shape[1] < 2:
+        raise ValueError(f"z_ti must be (G, S >= 2, D), got {tuple(z_ti.shape)}")
+    z = F.normalize(z_ti, dim=-1)  # (G, S, D)
+    cos = z @ z.transpose(1, 2)  # (G, S, S)
+    S = z.shape[1]
+    off = ~torch.eye(S, dtype=torch.bool, device=z.device)
+    return (1 - cos[:, off]).mean()
+
+
 # ----------------------------------------------------------------------------- gravity / box
 
 

@@ -318,6 +318,8 @@ class TemporalPoseModel(nn.Module):
             elif v.contrastive == "triplet":
                 terms["triplet"] = tc.w_contrastive * L.triplet_loss(
                     z[:, 0], z[:, 1], z[:, 3], tc.triplet_margin)
+            if v.split and tc.w_ti_same > 0:
+                terms["ti_same"] = tc.w_ti_same * L.ti_same_similarity(z_ti.view(G, S, -1))
             if v.split and G > 1:
                 # Appearance of other clips: the only "far" z_ti that may differ (within
                 # a clip the swap makes z_ti constant), so push those apart.

@@ -16,6 +16,7 @@ from models.losses import (
     permute_within_groups,
     scale_smoothness_loss,
     ti_far_dissimilarity,
+    ti_same_similarity,
     triplet_loss,
     weak_2d_loss,
 )
@@ -113,6 +114,18 @@ def test_triplet_zero_when_margin_satisfied():
     neg = torch.tensor([[-1.0, 0.0], [0.0, -2.0]])  # distance 4
     assert triplet_loss(ref, pos, neg, margin=0.2).item() == 0.0
     assert triplet_loss(ref, neg, pos, margin=0.2).item() == pytest.approx(4.2)
+
+
+def test_ti_same_similarity():
+    same = torch.tensor([[1.0, 2.0, 0.0]]).expand(4, 3)  # one clip, 4 frames, one z_ti
+    z = torch.stack([same, -same])  # (2, 4, 3): two clips, each constant
+    assert ti_same_similarity(z).item() == pytest.approx(0.0, abs=1e-6)
+    varied = z.clone()
+    varied[0, 1] = torch.tensor([0.0, 0.0, 1.0])  # orthogonal to its clip
+    # 6 of the 2 x 12 ordered pairs (those with frame 1) have cos 0 -> loss 6 / 24.
+    assert ti_same_similarity(varied).item() == pytest.approx(6 / 24, abs=1e-6)
+    with pytest.raises(ValueError):
+        ti_same_similarity(torch.rand(4, 3))
 
 
 def test_ti_far_dissimilarity():

@@ -89,9 +89,10 @@ def test_every_variant_computes_its_terms(name: str) -> None:
     variant = get_variant(name)
     model = TemporalPoseModel(TINY, variant)
     rec = ReconstructionLoss()
-    tc = TrainConfig(weak_2d=True)
+    tc = TrainConfig(weak_2d=True, w_ti_same=0.1)
     total, terms, _ = model.losses(_batch("contrastive"), 2, tc, rec)
     assert torch.isfinite(total)
+    assert ("ti_same" in terms) == variant.split
     assert ("recon" in terms) == variant.decoder
     assert ("box_extent" in terms) == variant.stn  # the default box size follows the athlete
     assert "box_prior" not in terms

@@ -202,8 +202,8 @@ class LossLog:
     """losses.csv, one row per step; on resume, rows after the checkpoint are dropped."""
 
     COLUMNS = ["step", "stage", "total", "recon", "crop_recon", "perceptual", "cover", "dsl",
-               "css", "triplet", "ti_far", "box_prior", "box_extent", "gravity", "order", "scale",
-               "weak_2d", *PROBE_COLUMNS]
+               "css", "triplet", "ti_far", "ti_same", "box_prior", "box_extent", "gravity",
+               "order", "scale", "weak_2d", *PROBE_COLUMNS]
 
     def __init__(self, path: Path, start_step: int):
         rows = []
