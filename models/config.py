@@ -157,6 +157,10 @@ class TrainConfig:
     css_temperature: float = 0.1
     triplet_margin: float = 0.2
     jitter: float = 0.3  # colour jitter strength on the z_tv input
+    # Probability of a random RGB permutation of the z_tv input (models/model.py
+    # channel_shuffle), so hue, which the jitter keeps, reaches the decoder only through
+    # z_ti. 0: off.
+    channel_shuffle: float = 0.0
     perceptual_seed: int = 0
     image_every: int = 250
     # Ridge probe z_tv -> 3D pose on held-out athletes every this many steps, when the

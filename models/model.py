@@ -58,6 +58,23 @@ def colour_jitter(x: Tensor, strength: float, generator: torch.Generator | None)
     return x.clamp(0, 1)
 
 
+def channel_shuffle(x: Tensor, p: float, generator: torch.Generator | None) -> Tensor:
+    """Each (B, 3, h, w) crop's RGB channels permuted at random with probability ``p``.
+
+    Not in the paper: brightness, contrast and channel gains leave hue, so a suit's
+    colour still reached z_tv; with the channels shuffled it can only come from z_ti.
+    """
+    if p <= 0:
+        return x
+    B = x.shape[0]
+    keys = torch.rand(B, 3, generator=generator, device="cpu")
+    perm = keys.argsort(1)  # (B, 3) a random permutation per sample
+    use = torch.rand(B, generator=generator, device="cpu") < p
+    perm[~use] = torch.arange(3)
+    idx = perm.to(x.device)[:, :, None, None].expand_as(x)
+    return x.gather(1, idx)
+
+
 def foreground_map(frames: Tensor, background: Tensor, threshold: float) -> Tensor:
     """(N, 1, H, W) 1 where any channel differs from the background by more than threshold."""
     return ((frames - background).abs().amax(1, keepdim=True) > threshold).to(frames.dtype)
@@ -230,7 +247,9 @@ class TemporalPoseModel(nn.Module):
         else:
             enc_box = box if tc.encoder_box_grad else box.detach()  # see TrainConfig
         crops = self.crops(b.frames, enc_box)  # (N, 3, c, c)
-        z_tv, _ = self.encoder(colour_jitter(crops, tc.jitter, generator), part="tv")
+        tv_in = channel_shuffle(colour_jitter(crops, tc.jitter, generator), tc.channel_shuffle,
+                                generator)
+        z_tv, _ = self.encoder(tv_in, part="tv")
         _, z_ti = self.encoder(crops, part="ti")
         if v.split:  # z_ti of another frame of the same clip
             perm = L.permute_within_groups(G, S, generator).to(z_ti.device)

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from models.config import ModelConfig, TrainConfig
-from models.model import Batch, TemporalPoseModel, colour_jitter, foreground_extent_box
+from models.model import (
+    Batch,
+    TemporalPoseModel,
+    channel_shuffle,
+    colour_jitter,
+    foreground_extent_box,
+)
 from models.networks import Decoder
 from models.perceptual import ReconstructionLoss
 from models.sampler import TemporalSampler
@@ -82,6 +88,16 @@ def _batch(mode: str, frames_hw=(72, 72)) -> Batch:
 
 TINY = ModelConfig(detector_size=32, crop_size=32, recon_size=48, encoder_width=8, z_tv=16,
                    z_ti=8, decoder_width=8, detector_width=8)
+
+
+def test_channel_shuffle_permutes_colours_per_sample() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 3, 8, 8, generator=g)
+    assert torch.equal(channel_shuffle(x, 0.0, g), x)
+    y = channel_shuffle(x, 1.0, g)
+    # Every sample holds the same three channels, in some order; most orders change.
+    assert torch.allclose(y.sort(1).values, x.sort(1).values)
+    assert (y != x).flatten(1).any(1).float().mean() > 0.6
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
