@@ -204,8 +204,19 @@ class TemporalPoseModel(nn.Module):
         """(B, 3, H, W) frames -> box (B, 4), z_tv (B, Dtv), z_ti (B, Dti); no augmentation.
         With the clips' ``background`` the box is refined onto the athlete first."""
         box = self.boxes(frames, background)
-        z_tv, z_ti = self.encoder(self.crops(frames, box))
+        crops = self.crops(frames, box)
+        if self.cfg.ti_input == "athlete" and background is not None:
+            z_tv, _ = self.encoder(crops, part="tv")
+            _, z_ti = self.encoder(self.athlete_only(crops, self.crops(background, box)),
+                                   part="ti")
+        else:
+            z_tv, z_ti = self.encoder(crops)
         return box, z_tv, z_ti
+
+    def athlete_only(self, crops: Tensor, crop_bg: Tensor) -> Tensor:
+        """(B, 3, c, c) crops with the pixels like the background set to grey."""
+        fg = foreground_map(crops, crop_bg, self.cfg.box_refine_threshold)  # (B, 1, c, c)
+        return fg * crops + (1 - fg) * 0.5
 
     def features(self, z_tv: Tensor, z_ti: Tensor) -> Tensor:
         """What the pose regressor sees: z_tv with the split, the whole latent without."""
@@ -250,7 +261,9 @@ class TemporalPoseModel(nn.Module):
         tv_in = channel_shuffle(colour_jitter(crops, tc.jitter, generator), tc.channel_shuffle,
                                 generator)
         z_tv, _ = self.encoder(tv_in, part="tv")
-        _, z_ti = self.encoder(crops, part="ti")
+        crop_bg = self.crops(b.background, enc_box.detach())  # (N, 3, c, c)
+        ti_in = self.athlete_only(crops, crop_bg) if self.cfg.ti_input == "athlete" else crops
+        _, z_ti = self.encoder(ti_in, part="ti")
         if v.split:  # z_ti of another frame of the same clip
             perm = L.permute_within_groups(G, S, generator).to(z_ti.device)
             z_ti_dec = z_ti[perm]
@@ -268,7 +281,6 @@ class TemporalPoseModel(nn.Module):
             # is detached here: a loss seen only inside the box would otherwise pay the
             # detector to move onto empty background.
             m = mask * self.window
-            crop_bg = self.crops(b.background, enc_box.detach())  # (N, 3, c, c)
             crop_hat = m * rgb + (1 - m) * crop_bg
             if self.cfg.perceptual_region == "crop":
                 rec = recon_loss(crop_hat, crops.detach())

@@ -264,6 +264,23 @@ def test_the_box_is_refined_onto_the_athlete_when_the_background_is_known() -> N
     assert torch.allclose(whole.boxes(frames, bg), whole.boxes(frames))
 
 
+def test_ti_input_athlete_hides_the_background_from_z_ti() -> None:
+    torch.manual_seed(0)
+    bgs = 0.3 + 0.4 * torch.rand(2, 3, 48, 48)  # two clips' backgrounds, the same athlete
+    frames = bgs.clone()
+    frames[:, :, 10:30, 20:28] = torch.tensor([0.95, 0.05, 0.05])[:, None, None]
+    model = TemporalPoseModel(replace(TINY, ti_input="athlete"), get_variant("dsl")).eval()
+    box = model.boxes(frames, bgs)
+    crops, crop_bg = model.crops(frames, box), model.crops(bgs, box)
+    seen = model.athlete_only(crops, crop_bg)
+    differ = (seen[0] - seen[1]).abs().amax(0) > 1e-4  # (c, c)
+    # Only the crop's resampled edge pixels of the athlete still mix in the background.
+    assert differ.float().mean() < 0.1 < ((crops[0] - crops[1]).abs().amax(0) > 1e-4).float().mean()
+    _, z_tv, z_ti = model.encode(frames, bgs)
+    assert torch.allclose(z_ti, model.encoder(seen, part="ti")[1])
+    assert torch.allclose(z_tv, model.encoder(crops, part="tv")[0])
+
+
 def test_runs_from_before_the_refinement_are_rebuilt_as_trained() -> None:
     from models.config import RunConfig
     d = RunConfig().to_dict()
