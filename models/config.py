@@ -46,14 +46,14 @@ class ModelConfig:
     # third step drifted (0.034). 0: the detector's box as is. The same values as
     # TrainConfig's extent pull, which trains the detector towards one such step.
     box_refine_steps: int = 1
+    box_refine_threshold: float = 0.1
+    box_refine_margin: float = 1.15
+    box_refine_reach: float = 2.0
     # What the z_ti head sees: the crop ("crop", the paper), or only the athlete
     # ("athlete": pixels like the clip's background set to grey; needs the background,
     # as the refinement does). Not in the paper: z_ti, constant within a clip and pushed
     # apart between clips, can be met by the crop's background alone.
     ti_input: str = "crop"
-    box_refine_threshold: float = 0.1
-    box_refine_margin: float = 1.15
-    box_refine_reach: float = 2.0
 
     @classmethod
     def profile(cls, name: str) -> ModelConfig:

@@ -204,14 +204,19 @@ class TemporalPoseModel(nn.Module):
         """(B, 3, H, W) frames -> box (B, 4), z_tv (B, Dtv), z_ti (B, Dti); no augmentation.
         With the clips' ``background`` the box is refined onto the athlete first."""
         box = self.boxes(frames, background)
-        crops = self.crops(frames, box)
+        z_tv, z_ti = self.latents(self.crops(frames, box), box, background)
+        return box, z_tv, z_ti
+
+    def latents(self, crops: Tensor, box: Tensor, background: Tensor | None = None
+                ) -> tuple[Tensor, Tensor]:
+        """(B, 3, c, c) crops at ``box`` -> z_tv (B, Dtv), z_ti (B, Dti); z_ti from the
+        athlete's pixels only with ``ti_input athlete`` and the clips' background."""
         if self.cfg.ti_input == "athlete" and background is not None:
             z_tv, _ = self.encoder(crops, part="tv")
             _, z_ti = self.encoder(self.athlete_only(crops, self.crops(background, box)),
                                    part="ti")
-        else:
-            z_tv, z_ti = self.encoder(crops)
-        return box, z_tv, z_ti
+            return z_tv, z_ti
+        return self.encoder(crops)
 
     def athlete_only(self, crops: Tensor, crop_bg: Tensor) -> Tensor:
         """(B, 3, c, c) crops with the pixels like the background set to grey."""

@@ -279,6 +279,10 @@ def test_ti_input_athlete_hides_the_background_from_z_ti() -> None:
     _, z_tv, z_ti = model.encode(frames, bgs)
     assert torch.allclose(z_ti, model.encoder(seen, part="ti")[1])
     assert torch.allclose(z_tv, model.encoder(crops, part="tv")[0])
+    # Fits see the same features (dsl: no split, so z_ti is part of them).
+    from tempose_cli.learn.finetune import EndToEnd
+    net = EndToEnd(model, torch.nn.Identity()).eval()
+    assert torch.allclose(net(frames, background=bgs), model.features(z_tv, z_ti), atol=1e-6)
 
 
 def test_runs_from_before_the_refinement_are_rebuilt_as_trained() -> None:

@@ -142,14 +142,14 @@ def clip_latents(model: TemporalPoseModel, frames: ClipFrames, device: torch.dev
         else:
             box = model.boxes(x, bg)
             crops = model.crops(x, box)
-            z_tv, z_ti = model.encoder(crops)
+            z_tv, z_ti = model.latents(crops, box, bg)
             for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
                 out[k].append(v.cpu().numpy())
             if own is None:
                 continue
             if own.cfg.crop_size != model.cfg.crop_size:
                 crops = own.crops(x, box)
-            tv, ti = own.encoder(crops)
+            tv, ti = own.latents(crops, box, bg)
         out["own_tv"].append(tv.cpu().numpy())
         out["own_ti"].append(ti.cpu().numpy())
     if arrays is None:

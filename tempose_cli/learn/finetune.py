@@ -63,7 +63,7 @@ class EndToEnd(nn.Module):
         with torch.no_grad():
             box = self.pose_model.boxes(frames, background)  # (B, 4)
         crops = self.pose_model.crops(frames, box)  # (B, 3, c, c)
-        z_tv, z_ti = self.pose_model.encoder(crops)  # (B, Dtv), (B, Dti)
+        z_tv, z_ti = self.pose_model.latents(crops, box, background)  # (B, Dtv), (B, Dti)
         x = self.pose_model.features(z_tv, z_ti)  # (B, D)
         if pose_2d is not None:
             x = torch.cat([x, pose_2d], 1)  # (B, D + 28)
