@@ -20,7 +20,23 @@ BONES: tuple[tuple[str, str], ...] = (
     ("r_hip", "r_knee"), ("r_knee", "r_ankle"),
 )
 BONE_INDEX: np.ndarray = np.array([(JOINT_INDEX[a], JOINT_INDEX[b]) for a, b in BONES])
+# Each joint's mirror image: left and right swapped, the midline joints kept.
+MIRROR_INDEX: np.ndarray = np.array([
+    JOINT_INDEX["r_" + n[2:] if n.startswith("l_") else "l_" + n[2:] if n.startswith("r_") else n]
+    for n in DIVE14])
 
+
+def mirror_pose(joints: np.ndarray) -> np.ndarray:
+    """(..., 14, 3) camera-frame joints -> the pose a horizontally flipped image shows.
+
+    Flipping the image about a centred principal point negates the camera x axis; the
+    body's left then appears as its right, so the joints' sides are swapped too.
+    """
+    if joints.shape[-2:] != (len(DIVE14), 3):
+        raise ValueError(f"expected (..., {len(DIVE14)}, 3) joints, got shape {joints.shape}")
+    out = joints[..., MIRROR_INDEX, :].copy()
+    out[..., 0] *= -1
+    return out
 
 
 def pelvis(joints: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from models.skeleton import bone_lengths
+from models.skeleton import MIRROR_INDEX, bone_lengths, mirror_pose
 from tempose_cli.core.labels import read_pose_csv
 from tempose_cli.media.video import read_all_frames
 from tempose_cli.synth import camera as cam
@@ -79,6 +79,20 @@ def test_reprojection_is_exact(dives, runs):
             K = np.asarray(side["camera"]["K"])
             err = np.abs(cam.project(labels.j3d, K) - labels.j2d)
             assert err.max() < 1e-3  # sub-pixel: only the CSV's rounding
+
+
+def test_mirrored_pose_projects_onto_the_flipped_image(dives):
+    """mirror_pose is what a horizontally flipped frame shows: its projection is the
+    flipped image's 2D labels with the sides swapped (the principal point is centred)."""
+    for side, labels, masks in _clips(dives):
+        K = np.asarray(side["camera"]["K"])
+        w = masks.shape[2]
+        assert K[0, 2] == pytest.approx((w - 1) / 2)
+        flipped_2d = labels.j2d[:, MIRROR_INDEX].copy()
+        flipped_2d[..., 0] = (w - 1) - flipped_2d[..., 0]
+        err = np.abs(cam.project(mirror_pose(labels.j3d), K) - flipped_2d)
+        assert err.max() < 1e-3
+        assert not np.allclose(mirror_pose(labels.j3d), labels.j3d)
 
 
 def test_ski_camera_pans(runs):

@@ -32,13 +32,19 @@ def load_model(ws: Workspace, run: Run,
 
 @torch.no_grad()
 def encode_clip(model: TemporalPoseModel, store: FrameStore, ci: int, device: torch.device,
-                batch: int = 64) -> dict[str, np.ndarray]:
+                batch: int = 64, flip: bool = False) -> dict[str, np.ndarray]:
+    """Box, z_tv, z_ti and the regressor's features of every frame of clip ``ci``;
+    ``flip``: of the horizontally mirrored frames (and background), whose pose is
+    ``models.skeleton.mirror_pose`` of the clip's."""
     n = store.lengths[ci]
     out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": []}
     for t0 in range(0, n, batch):
         idx = list(range(t0, min(n, t0 + batch)))
-        frames = store.frames([ci] * len(idx), idx).to(device)
-        box, z_tv, z_ti = model.encode(frames, store.backgrounds([ci] * len(idx), idx).to(device))
+        frames = store.frames([ci] * len(idx), idx).to(device)  # (B, 3, H, W)
+        background = store.backgrounds([ci] * len(idx), idx).to(device)
+        if flip:
+            frames, background = frames.flip(-1), background.flip(-1)
+        box, z_tv, z_ti = model.encode(frames, background)
         for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
             out[k].append(v.cpu().numpy())
     arrays = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}

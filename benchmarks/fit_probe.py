@@ -1,0 +1,181 @@
+"""Which regressor at few labels? The fit stage alone, on a trained run's features.
+
+Run:  .venv/bin/python benchmarks/fit_probe.py --home HOME --run R [--everies 1,5,20]
+      [--seed S] [--random] [--flip] [--regressors ridge,mlp] [--mlp-set KEY=VALUE ...]
+
+The split, labelled frames and test frames are exactly those of ``tempose fit`` (and of
+``tempose ablation``) at each fraction 1/K. On the run's extracted features (and, with
+--random, on those of the frozen random encoder the ``random`` baseline uses) it
+reports test N-MPJPE in mm for: the training mean pose; ridge regression with its
+penalty chosen on the validation clips (fitted on the training side only, as the MLP
+is) and the paper's MLP (the ablation's regressor), each on the raw features and on
+features low-passed along each clip (Gaussian, sigma in frames). With --flip, also
+each with the mirrored frames: their features (the frames flipped horizontally,
+through the same model) added to the training rows with the mirrored pose ("+flip"),
+and the test prediction averaged with the mirrored prediction of the flipped frame
+("+tta"). Nothing is written to the catalogue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from models.metrics import n_mpjpe  # noqa: E402
+from models.regressor import RegressorConfig  # noqa: E402
+from models.ridge import LAMBDAS, ridge_fit  # noqa: E402
+from models.skeleton import mirror_pose  # noqa: E402
+from store.db import open_catalogue, session_factory  # noqa: E402
+from tempose_cli.core.workspace import Workspace  # noqa: E402
+from tempose_cli.learn.dataset import FrameStore  # noqa: E402
+from tempose_cli.learn.features import encode_clip, load_model  # noqa: E402
+from tempose_cli.learn.finetune import fresh_pose_model  # noqa: E402
+from tempose_cli.learn.fitdata import (  # noqa: E402
+    FitOptions,
+    clip_sources,
+    labelled_clips,
+    load_features,
+    split_for,
+)
+from tempose_cli.pipeline.evaluate import MM, side_frames  # noqa: E402
+from tempose_cli.pipeline.extract import get_train_run  # noqa: E402
+from tempose_cli.pipeline.fit import fit_arrays  # noqa: E402
+
+
+def lowpass(f: np.ndarray, sigma: float) -> np.ndarray:
+    """(T, D) features smoothed along time by a normalised Gaussian (edges renormalised)."""
+    if sigma <= 0:
+        return f
+    r = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)  # (2r+1,)
+    num = np.stack([np.convolve(col, k, mode="same") for col in f.T], 1)  # (T, D)
+    den = np.convolve(np.ones(len(f)), k, mode="same")[:, None]  # (T, 1)
+    return num / den
+
+
+def rows(feats: dict, srcs: list, frames: dict, mirrored: bool = False
+         ) -> tuple[np.ndarray, np.ndarray]:
+    x = np.concatenate([feats[s.clip_id][frames[s.clip_id]] for s in srcs])
+    y = np.concatenate([s.targets()[frames[s.clip_id]] for s in srcs])
+    return x, (mirror_pose(y) if mirrored else y)
+
+
+def encode_all(model, srcs: list, device: torch.device, flip: bool) -> dict:  # noqa: ANN001
+    model.eval()
+    return {s.clip_id: encode_clip(model, FrameStore([s.frames]), 0, device, flip=flip)[
+        "features"] for s in srcs}
+
+
+def nm(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(n_mpjpe(pred.reshape(true.shape) * MM, true * MM))
+
+
+def ridge_val(x, y, xv, yv):  # noqa: ANN001, ANN201
+    """Ridge fitted on the training side, the penalty chosen on validation."""
+    flat = y.reshape(len(y), -1)
+    fits = [ridge_fit(x, flat, lam) for lam in LAMBDAS]
+    scores = [nm(f.predict(xv), yv) for f in fits]
+    return fits[int(np.argmin(scores))].predict
+
+
+def mlp_fit(a, device, over, x, y, xv, yv):  # noqa: ANN001, ANN201
+    """The fit's MLP (RegressorConfig defaults, --mlp-set overrides), selected on val."""
+    cfg = RegressorConfig(**({"in_dim": x.shape[1], "steps": a.fit_steps, "seed": a.seed}
+                             | over))
+    gen = torch.Generator().manual_seed(a.seed)
+    reg, _, _ = fit_arrays(cfg, *(torch.from_numpy(v).float() for v in (x, y, xv, yv)),
+                           device, gen)
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return reg(torch.from_numpy(z).float()).double().numpy()
+    return predict
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--home", required=True)
+    ap.add_argument("--run", type=int, required=True, help="the training run's id")
+    ap.add_argument("--everies", default="1,5,20")
+    ap.add_argument("--seed", type=int, default=0, help="the split's and fits' seed")
+    ap.add_argument("--random", action="store_true", help="also the frozen random encoder")
+    ap.add_argument("--regressors", default="ridge,mlp", help="ridge and/or mlp")
+    ap.add_argument("--mlp-set", nargs="*", default=[], help="RegressorConfig KEY=VALUE")
+    ap.add_argument("--flip", action="store_true", help="also mirrored-frame augmentation")
+    ap.add_argument("--sigmas", default="0,1,2,4", help="feature low-pass widths (frames)")
+    ap.add_argument("--fit-steps", type=int, default=2000)
+    a = ap.parse_args()
+    over = {k: ast.literal_eval(v) for k, v in (i.split("=", 1) for i in a.mlp_set)}
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    ws = Workspace.from_options(a.home)
+    sessions = session_factory(open_catalogue(ws.url))
+    device = torch.device("cpu")
+    base = FitOptions(seed=a.seed)
+    with sessions.begin() as s:
+        run = get_train_run(s, a.run)
+        run_dir = ws.abs(run.directory)
+        clips = labelled_clips(s, "dive")
+        split = split_for(clips, base)
+        used = set(split.train + split.val + split.test)
+        need = a.random or a.flip
+        srcs = clip_sources(s, ws, [c for c in clips if c.id in used], open_frames=need)
+        models = {}
+        if need:
+            trained, cfg = load_model(ws, run, device)
+            models["ours"] = trained
+            if a.random:
+                models["random"] = fresh_pose_model(cfg, trained, a.seed).to(device)
+    by_id = {src.clip_id: src for src in srcs}
+    side = {k: [by_id[c] for c in getattr(split, k)] for k in ("train", "val", "test")}
+    sets = {"ours": {s.clip_id: load_features(a.run, run_dir, s.content_hash, s.clip_id)
+                     for s in srcs}}
+    if "random" in models:
+        sets["random"] = encode_all(models["random"], srcs, device, False)
+    flips = {k: encode_all(m, srcs, device, True) for k, m in models.items()} if a.flip else {}
+    sigmas = [float(v) for v in a.sigmas.split(",")]
+    print(f"split: {len(split.train)} / {len(split.val)} / {len(split.test)} clips")
+    for every in [int(k) for k in a.everies.split(",")]:
+        fr = {"train": side_frames(side["train"], base, every),
+              "val": side_frames(side["val"], base, every),
+              "test": side_frames(side["test"], base, 1)}
+        _, y = rows(sets["ours"], side["train"], fr["train"])
+        _, yt = rows(sets["ours"], side["test"], fr["test"])
+        mean = nm(np.broadcast_to(y.mean(0), yt.shape).copy(), yt)
+        print(f"\nfraction 1/{every}: {len(y)} training frames; mean pose {mean:.1f}")
+        for name, feats in sets.items():
+            for sigma in sigmas:
+                sm = {k: lowpass(v, sigma) for k, v in feats.items()}
+                x, y = rows(sm, side["train"], fr["train"])
+                xv, yv = rows(sm, side["val"], fr["val"])
+                xt, yt = rows(sm, side["test"], fr["test"])
+                flip = None
+                if name in flips:
+                    fm = {k: lowpass(v, sigma) for k, v in flips[name].items()}
+                    xf, yf = rows(fm, side["train"], fr["train"], mirrored=True)
+                    xvf, yvf = rows(fm, side["val"], fr["val"], mirrored=True)
+                    xtf, _ = rows(fm, side["test"], fr["test"])
+                    flip = (np.concatenate([x, xf]), np.concatenate([y, yf]),
+                            np.concatenate([xv, xvf]), np.concatenate([yv, yvf]), xtf)
+                for kind in a.regressors.split(","):
+                    t0 = time.perf_counter()
+                    fit = ridge_val if kind == "ridge" else partial(mlp_fit, a, device, over)
+                    plain = nm(fit(x, y, xv, yv)(xt), yt)
+                    line = f"  {name:6s} sigma {sigma:3.1f}  {kind:5s} {plain:6.1f}"
+                    if flip is not None:
+                        pred = fit(*flip[:4])
+                        pa = pred(xt).reshape(yt.shape)
+                        tta = 0.5 * (pa + mirror_pose(pred(flip[4]).reshape(yt.shape)))
+                        line += f"  +flip {nm(pa, yt):6.1f}  +tta {nm(tta, yt):6.1f}"
+                    print(line + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+if __name__ == "__main__":
+    main()
