@@ -85,3 +85,29 @@ def test_train_loop_learns_a_linear_map_and_keeps_the_best_step(kind) -> None:
     assert res.best_val < 0.2 * start
     assert res.best_val == min(v for _, _, v in res.history)
     assert not reg.training
+
+
+def test_train_loop_is_independent_of_the_global_generator_state() -> None:
+    """Dropout draws come from the fit's seed, and the caller's generator is left as it
+    was: the same fit after different histories of the process gives the same weights."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(128, 6, generator=g)
+    y = torch.randn(128, 14, 3, generator=g) * 0.1
+    cfg = RegressorConfig(kind="mlp", in_dim=6, hidden=32, dropout=0.5, steps=20, seed=4)
+
+    def fit(history: int) -> tuple[torch.Tensor, torch.Tensor]:
+        torch.manual_seed(history)
+        torch.rand(history + 1)
+        before = torch.random.get_rng_state()
+        torch.manual_seed(cfg.seed)
+        reg = build_regressor(cfg)
+        torch.random.set_rng_state(before)
+        opt = torch.optim.Adam(reg.parameters(), lr=1e-2)
+        train_loop(reg, opt, cfg, lambda step: pose_loss(reg(x), y, reg.y_scale), None)
+        assert torch.equal(torch.random.get_rng_state(), before)  # caller's state kept
+        return torch.cat([p.detach().flatten() for p in reg.parameters()]), before
+
+    (w1, _), (w2, _) = fit(0), fit(7)
+    assert torch.equal(w1, w2)
+    cfg = RegressorConfig(kind="mlp", in_dim=6, hidden=32, dropout=0.5, steps=20, seed=5)
+    assert not torch.equal(fit(0)[0], w1)  # the seed matters (weights and dropout)
