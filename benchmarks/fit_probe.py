@@ -115,7 +115,6 @@ def main() -> None:
     ap.add_argument("--fit-steps", type=int, default=2000)
     a = ap.parse_args()
     over = {k: ast.literal_eval(v) for k, v in (i.split("=", 1) for i in a.mlp_set)}
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     ws = Workspace.from_options(a.home)
     sessions = session_factory(open_catalogue(ws.url))
     device = torch.device("cpu")
