@@ -2,7 +2,8 @@
 
 Run:  .venv/bin/python benchmarks/ablation.py --home HOME [--seed 0] [--steps N]
       [--variants ours,dsl,...] [--baselines mean,random,scratch]
-      [--fractions 1,0.2,0.05] [--split diver] [--fit-steps 2000] [--out benchmarks/results]
+      [--fractions 1,0.2,0.05] [--split diver] [--fit-steps 2000]
+      [--regressor mlp|knn] [--context D] [--out benchmarks/results]
 
 Generates the standard set (12 athletes x 4 dives, 256 px, 25 fps, seed --seed) into
 HOME/ablation-clips and ingests it, then runs what ``tempose --home HOME ablation``
@@ -55,6 +56,9 @@ def main() -> None:
     ap.add_argument("--fractions", default="1,0.2,0.05")
     ap.add_argument("--split", default="diver", choices=("diver", "dive"))
     ap.add_argument("--fit-steps", type=int, default=2000, help="Adam steps of each fit")
+    ap.add_argument("--regressor", default="mlp", help="mlp | resmlp | knn (every fit's)")
+    ap.add_argument("--context", type=int, default=0,
+                    help="fits see the features of the frames D before and after too")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
@@ -74,11 +78,13 @@ def main() -> None:
     say(f"dives: {ensure_dives(sessions, ws, synth)}")
     rows = run_ablation(sessions, ws, variants=variants, baselines=baselines,
                         fractions=fractions, split=args.split, steps=args.steps,
-                        seed=args.seed, device=args.device, say=say, fit_steps=args.fit_steps)
+                        seed=args.seed, device=args.device, say=say, fit_steps=args.fit_steps,
+                        regressor=args.regressor, context=args.context)
     meta = Meta(command=" ".join(shlex.quote(a) for a in ["benchmarks/ablation.py",
                                                           *sys.argv[1:]]),
                 seconds=time.perf_counter() - t_start, split=args.split, steps=args.steps,
-                device=str(resolve_device(args.device)))
+                device=str(resolve_device(args.device)), regressor=args.regressor,
+                context=args.context)
     files = write_outputs(rows, Path(args.out), meta)
     print(files["md"].read_text())
     say(f"wrote {', '.join(str(p) for p in files.values())}")

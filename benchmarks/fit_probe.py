@@ -1,19 +1,22 @@
 """Which regressor at few labels? The fit stage alone, on a trained run's features.
 
 Run:  .venv/bin/python benchmarks/fit_probe.py --home HOME --run R [--everies 1,5,20]
-      [--seed S] [--random] [--flip] [--regressors ridge,mlp] [--mlp-set KEY=VALUE ...]
+      [--seed S] [--random] [--flip] [--regressors ridge,krr,knn,mlp] [--sigmas 0,2]
+      [--contexts 0,2] [--mlp-set KEY=VALUE ...]
 
 The split, labelled frames and test frames are exactly those of ``tempose fit`` (and of
 ``tempose ablation``) at each fraction 1/K. On the run's extracted features (and, with
 --random, on those of the frozen random encoder the ``random`` baseline uses) it
 reports test N-MPJPE in mm for: the training mean pose; ridge regression with its
 penalty chosen on the validation clips (fitted on the training side only, as the MLP
-is) and the paper's MLP (the ablation's regressor), each on the raw features and on
-features low-passed along each clip (Gaussian, sigma in frames). With --flip, also
-each with the mirrored frames: their features (the frames flipped horizontally,
-through the same model) added to the training rows with the mirrored pose ("+flip"),
-and the test prediction averaged with the mirrored prediction of the flipped frame
-("+tta"). Nothing is written to the catalogue.
+is); RBF kernel ridge (bandwidth and penalty chosen on validation); the fit's k
+nearest labelled frames (``--regressor knn``); the paper's MLP. Each on the raw
+features, on features low-passed along each clip (Gaussian, sigma in frames) and with
+the features of the frames d before and after each frame (--contexts: the fit's
+--context). With --flip, also each with the mirrored frames: their features (the
+frames flipped horizontally, through the same model) added to the training rows with
+the mirrored pose ("+flip"), and the test prediction averaged with the mirrored
+prediction of the flipped frame ("+tta"). Nothing is written to the catalogue.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.metrics import n_mpjpe  # noqa: E402
-from models.regressor import RegressorConfig  # noqa: E402
+from models.regressor import RegressorConfig, fit_knn  # noqa: E402
 from models.ridge import LAMBDAS, ridge_fit  # noqa: E402
 from models.skeleton import mirror_pose  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
@@ -45,6 +48,7 @@ from tempose_cli.learn.fitdata import (  # noqa: E402
     labelled_clips,
     load_features,
     split_for,
+    with_context,
 )
 from tempose_cli.pipeline.evaluate import MM, side_frames  # noqa: E402
 from tempose_cli.pipeline.extract import get_train_run  # noqa: E402
@@ -87,6 +91,52 @@ def ridge_val(x, y, xv, yv):  # noqa: ANN001, ANN201
     return fits[int(np.argmin(scores))].predict
 
 
+def _standardise(x, *others):  # noqa: ANN001, ANN202
+    mean, std = x.mean(0), x.std(0)
+    std = np.where(std > 1e-8, std, 1.0)
+    return [(v - mean) / std for v in (x, *others)]
+
+
+def _sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, D), (M, D) -> (N, M) squared Euclidean distances."""
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * a @ b.T, 0)
+
+
+def krr_val(x, y, xv, yv):  # noqa: ANN001, ANN201
+    """RBF kernel ridge on standardised features; bandwidth (times the median squared
+    distance) and penalty chosen on validation."""
+    xs, xvs = _standardise(x, xv)
+    flat = y.reshape(len(y), -1)
+    y_mean = flat.mean(0)
+    d_tr, d_v = _sqdist(xs, xs), _sqdist(xvs, xs)  # (N, N), (V, N)
+    med = float(np.median(d_tr[np.triu_indices(len(xs), 1)]))
+    best = (np.inf, None)
+    for bw in (0.25, 0.5, 1.0, 2.0, 4.0):
+        k, kv = np.exp(-d_tr / (bw * med)), np.exp(-d_v / (bw * med))
+        for lam in (1e-3, 1e-2, 1e-1, 1.0):
+            alpha = np.linalg.solve(k + lam * np.eye(len(k)), flat - y_mean)  # (N, K)
+            score = nm(kv @ alpha + y_mean, yv)
+            if score < best[0]:
+                best = (score, (bw, alpha))
+    bw, alpha = best[1]
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        zs = _standardise(x, z)[1]
+        return np.exp(-_sqdist(zs, xs) / (bw * med)) @ alpha + y_mean
+    return predict
+
+
+def knn_val(x, y, xv, yv):  # noqa: ANN001, ANN201
+    """The fit's knn (models.regressor.fit_knn: k chosen on the validation MPJPE)."""
+    t = [torch.from_numpy(v).float() for v in (x, y, xv, yv)]
+    reg, _ = fit_knn(RegressorConfig(kind="knn", in_dim=x.shape[1]), *t)
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return reg(torch.from_numpy(z).float()).double().numpy()
+    return predict
+
+
 def mlp_fit(a, device, over, x, y, xv, yv):  # noqa: ANN001, ANN201
     """The fit's MLP (RegressorConfig defaults, --mlp-set overrides), selected on val."""
     cfg = RegressorConfig(**({"in_dim": x.shape[1], "steps": a.fit_steps, "seed": a.seed}
@@ -108,10 +158,12 @@ def main() -> None:
     ap.add_argument("--everies", default="1,5,20")
     ap.add_argument("--seed", type=int, default=0, help="the split's and fits' seed")
     ap.add_argument("--random", action="store_true", help="also the frozen random encoder")
-    ap.add_argument("--regressors", default="ridge,mlp", help="ridge and/or mlp")
+    ap.add_argument("--regressors", default="ridge,mlp", help="ridge, krr, knn, mlp")
     ap.add_argument("--mlp-set", nargs="*", default=[], help="RegressorConfig KEY=VALUE")
     ap.add_argument("--flip", action="store_true", help="also mirrored-frame augmentation")
     ap.add_argument("--sigmas", default="0,1,2,4", help="feature low-pass widths (frames)")
+    ap.add_argument("--contexts", default="0",
+                    help="frame offsets d: features of t-d, t, t+d concatenated (0: t only)")
     ap.add_argument("--fit-steps", type=int, default=2000)
     a = ap.parse_args()
     over = {k: ast.literal_eval(v) for k, v in (i.split("=", 1) for i in a.mlp_set)}
@@ -151,14 +203,14 @@ def main() -> None:
         mean = nm(np.broadcast_to(y.mean(0), yt.shape).copy(), yt)
         print(f"\nfraction 1/{every}: {len(y)} training frames; mean pose {mean:.1f}")
         for name, feats in sets.items():
-            for sigma in sigmas:
-                sm = {k: lowpass(v, sigma) for k, v in feats.items()}
+            for sigma, ctx in [(s, c) for s in sigmas for c in map(int, a.contexts.split(","))]:
+                sm = {k: with_context(lowpass(v, sigma), ctx) for k, v in feats.items()}
                 x, y = rows(sm, side["train"], fr["train"])
                 xv, yv = rows(sm, side["val"], fr["val"])
                 xt, yt = rows(sm, side["test"], fr["test"])
                 flip = None
                 if name in flips:
-                    fm = {k: lowpass(v, sigma) for k, v in flips[name].items()}
+                    fm = {k: with_context(lowpass(v, sigma), ctx) for k, v in flips[name].items()}
                     xf, yf = rows(fm, side["train"], fr["train"], mirrored=True)
                     xvf, yvf = rows(fm, side["val"], fr["val"], mirrored=True)
                     xtf, _ = rows(fm, side["test"], fr["test"])
@@ -166,9 +218,10 @@ def main() -> None:
                             np.concatenate([xv, xvf]), np.concatenate([yv, yvf]), xtf)
                 for kind in a.regressors.split(","):
                     t0 = time.perf_counter()
-                    fit = ridge_val if kind == "ridge" else partial(mlp_fit, a, device, over)
+                    fit = {"ridge": ridge_val, "krr": krr_val, "knn": knn_val}.get(
+                        kind) or partial(mlp_fit, a, device, over)
                     plain = nm(fit(x, y, xv, yv)(xt), yt)
-                    line = f"  {name:6s} sigma {sigma:3.1f}  {kind:5s} {plain:6.1f}"
+                    line = f"  {name:6s} sigma {sigma:3.1f} ctx {ctx}  {kind:5s} {plain:6.1f}"
                     if flip is not None:
                         pred = fit(*flip[:4])
                         pa = pred(xt).reshape(yt.shape)

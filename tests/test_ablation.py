@@ -108,7 +108,45 @@ def test_rerun_reuses_runs_and_fits(done, tmp_path: Path) -> None:
     assert "reused" in text.stdout and "scratch" in text.stdout and "ablation.png" in text.stdout
 
 
+def test_knn_with_context_reuses_the_training_and_scratch_keeps_the_mlp(done, tmp_path) -> None:
+    home, _, mlp_rows = done
+    runs_before = {r["run"] for r in mlp_rows if r["run"]}
+    res = tempose(home, "ablation", *FAST, "--regressor", "knn", "--context", "1",
+                  "--out", tmp_path / "knn")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert {r["run"] for r in rows if r["run"]} == runs_before  # nothing trained again
+    by = {(r["row"], r["fraction"]): r for r in rows}
+    mlp = {(r["row"], r["fraction"]): r for r in mlp_rows}
+    for f in (1.0, 0.5):
+        assert by["ours", f]["regressor"] == by["random", f]["regressor"] == "knn"
+        assert by["scratch", f]["regressor"] == "mlp" and by["scratch", f]["context"] == 0
+        assert by["ours", f]["context"] == by["random", f]["context"] == 1
+        assert by["scratch", f]["fit"] == mlp["scratch", f]["fit"]  # the MLP's fit, reused
+        assert by["ours", f]["fit"] != mlp["ours", f]["fit"]
+        assert by["mean", f]["regressor"] is None
+        assert by["mean", f]["n_mpjpe"] == mlp["mean", f]["n_mpjpe"]
+    md = (tmp_path / "knn" / "ablation.md").read_text()
+    assert "regressor: k nearest labelled frames, on each frame's features and those 1" in md
+
+
+def test_fits_recorded_before_an_option_existed_are_reused(done, tmp_path) -> None:
+    from store.schema import Run
+
+    home, _, rows = done
+    with sessions(home).begin() as s:  # as a fit recorded before --context was added
+        for fit in s.scalars(select(Run).where(Run.kind == "fit")):
+            fit.config = {**fit.config, "options": {
+                k: v for k, v in fit.config["options"].items() if k != "context"}}
+    before = n_runs(home)
+    res = tempose(home, "ablation", *FAST, "--out", tmp_path / "old")
+    assert res.exit_code == 0, res.output
+    assert n_runs(home) == before and json.loads(res.stdout) == rows
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--regressor", "svm"], "unknown regressor 'svm'"),
+    (["--context", "-1"], "--context must be >= 0"),
     (["--variants", "ours,nope"], "unknown variant 'nope'"),
     (["--baselines", "median"], "unknown baseline 'median'"),
     (["--fractions", "1,1.5"], "outside (0, 1]"),

@@ -245,3 +245,40 @@ def test_missing_features_say_to_extract(home) -> None:
     line = res.stderr.strip()
     assert len(line.splitlines()) == 1
     assert f"tempose extract --run {home['bare']}" in line
+
+
+def test_knn_fit_is_recorded_and_re_evaluated_from_its_checkpoint(home) -> None:
+    h = home["home"]
+    rec = ok(h, "fit", "--run", home["synthetic"], "--split", "diver", "--every", "3",
+             "--regressor", "knn", "--context", "2", *SMALL)
+    with sessions(h).begin() as s:
+        cfg = s.get(Run, rec["fit"]).config
+    assert cfg["regressor"] == "knn" and cfg["net"]["k"] >= 1 and cfg["context"] == 2
+    assert cfg["net"]["in_dim"] == 3 * 32  # the frame's features, then d before and after
+    assert cfg["net"]["bank"] == cfg["labelled_frames"]["train"] and cfg["best_step"] is None
+    again = ok(h, "evaluate", rec["fit"], "--device", "cpu")
+    assert again["n_mpjpe"] == pytest.approx(rec["n_mpjpe"], rel=1e-6)
+    mlp = ok(h, "fit", "--run", home["synthetic"], "--split", "diver", "--every", "3",
+             "--steps", "300", *SMALL)
+    # Features linear in the pose: the nearest labelled frames carry it too.
+    assert rec["mpjpe"] < 1.5 * mlp["mpjpe"], (rec["mpjpe"], mlp["mpjpe"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--regressor", "knn"], "knn has no gradient"),
+    (["--context", "2"], "--context needs frozen features"),
+])
+def test_knn_and_context_cannot_train_an_encoder(home, args, message) -> None:
+    res = tempose(home["home"], "fit", "--run", home["real"], "--baseline", "scratch",
+                  *args, *SMALL, json_out=False)
+    assert res.exit_code == 1 and message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_context_stacks_the_neighbouring_frames_clamped_at_the_ends() -> None:
+    from tempose_cli.learn.fitdata import with_context
+
+    f = np.arange(5, dtype=float)[:, None]  # (5, 1): frame t has feature t
+    out = with_context(f, 2)
+    assert out.tolist() == [[0, 0, 2], [1, 0, 3], [2, 0, 4], [3, 1, 4], [4, 2, 4]]
+    assert with_context(f, 0) is f

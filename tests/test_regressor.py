@@ -111,3 +111,34 @@ def test_train_loop_is_independent_of_the_global_generator_state() -> None:
     assert torch.equal(fit(7), w1)
     cfg = RegressorConfig(kind="mlp", in_dim=6, hidden=32, dropout=0.5, steps=20, seed=5)
     assert not torch.equal(fit(0), w1)  # the seed matters (weights and dropout)
+
+
+def test_knn_returns_the_nearest_labelled_pose_and_weights_between_neighbours() -> None:
+    from models.regressor import KNNRegressor, fit_knn
+
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])  # (4, 2)
+    y = torch.arange(4 * 42, dtype=torch.float32).view(4, 14, 3)
+    reg, _ = fit_knn(RegressorConfig(kind="knn", in_dim=2, k=1), x, y, x[:0], y[:0])
+    assert isinstance(reg, KNNRegressor) and reg.cfg.bank == 4 and reg.cfg.k == 1
+    assert torch.equal(reg(x), y)  # k = 1 on a labelled frame: its own pose
+    # Two neighbours at distances 1 and 3 (standardised units): weights 3/4 and 1/4.
+    h = reg.bank_x[[0, 1]]  # (2, 2) standardised rows of frames 0 and 1
+    step = h[1] - h[0]
+    probe = reg.x_mean + reg.x_std * (h[0] + 0.25 * step)  # a quarter of the way to frame 1
+    out = reg.predict_k(probe[None], 2)
+    assert torch.allclose(out[0], 0.75 * y[0] + 0.25 * y[1], atol=1e-4)
+
+
+def test_knn_chooses_k_on_validation_and_round_trips_through_its_config() -> None:
+    from models.regressor import K_GRID, fit_knn
+
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(3, 42, generator=gen)
+    x, xv = torch.randn(200, 3, generator=gen), torch.randn(50, 3, generator=gen)
+    y, yv = (x @ w).view(-1, 14, 3), (xv @ w).view(-1, 14, 3)
+    noisy = y + 2.0 * torch.randn(y.shape, generator=gen)  # noise: averaging neighbours pays
+    reg, val = fit_knn(RegressorConfig(kind="knn", in_dim=3), x, noisy, xv, yv)
+    assert reg.cfg.k in K_GRID and reg.cfg.k > 1 and val == val
+    again = build_regressor(RegressorConfig.from_dict(reg.cfg.to_dict()))
+    again.load_state_dict(reg.state_dict())  # the config sizes the bank's buffers
+    assert torch.equal(again(xv), reg(xv))

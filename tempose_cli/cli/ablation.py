@@ -10,7 +10,13 @@ import typer
 from rich.table import Table
 
 from tempose_cli.cli.context import app, progress_bar, state
-from tempose_cli.pipeline.ablation_names import BASELINES, FRACTIONS, METRIC_NAMES, TABLE_V
+from tempose_cli.pipeline.ablation_names import (
+    BASELINES,
+    FRACTIONS,
+    METRIC_NAMES,
+    REGRESSORS,
+    TABLE_V,
+)
 
 
 @app.command()
@@ -34,6 +40,12 @@ def ablation(
     sport: str = typer.Option("dive", help="Use the catalogued clips of this sport."),
     fit_steps: int = typer.Option(2000, help="Adam steps of each regressor fit."),
     hidden: int = typer.Option(None, help="Regressor hidden width (default: the paper's)."),
+    regressor: str = typer.Option("mlp", help=f"{' | '.join(REGRESSORS)}: the regressor of "
+                                  "every fit (knn: k nearest labelled frames; scratch then "
+                                  "keeps the MLP, which it trains through)."),
+    context: int = typer.Option(0, help="Fits also see the features of the frames D before "
+                                "and after each frame (not scratch, which encodes one frame "
+                                "at a time)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
 ) -> None:
     """The paper's Table V / Fig. 8 on the catalogued labelled clips: train each variant
@@ -62,7 +74,8 @@ def ablation(
     st = state(ctx)
     req = make_request(parse_names(variants, TABLE_V, "variant"),
                        parse_names(baselines, BASELINES, "baseline"),
-                       parse_fractions(fractions), split, steps, seed, sport, fit_steps, hidden)
+                       parse_fractions(fractions), split, steps, seed, sport, fit_steps, hidden,
+                       regressor, context)
     sessions = st.sessions()
     check_data(sessions, req)  # no labelled clips: stop before training anything
     say = (lambda m: None) if st.json else (lambda m: st.console.print(m, highlight=False))
@@ -77,10 +90,12 @@ def ablation(
                             baselines=req.baselines, fractions=[1 / k for k in req.everies],
                             split=req.split, steps=req.steps, seed=req.seed, device=device,
                             say=say, sport=req.sport, fit_steps=req.fit_steps,
-                            hidden=req.hidden, progress=tick)
+                            hidden=req.hidden, regressor=req.regressor,
+                            context=req.context, progress=tick)
     seconds = time.perf_counter() - t0
     meta = Meta(command=_command(ctx), seconds=seconds, split=req.split, steps=req.steps,
-                device=str(resolve_device(device)), sport=req.sport)
+                device=str(resolve_device(device)), sport=req.sport, regressor=req.regressor,
+                context=req.context)
     files = write_outputs(rows, out, meta)
     if st.json:
         st.emit(with_ratios(rows))

@@ -20,20 +20,23 @@ METRICS = tuple(METRIC_NAMES)
 
 def _options(split: str, fraction: float | None, every: int | None, regressor: str,
              with_2d: bool, steps: int, seed: int, hidden: int | None, lr: float, batch: int,
-             sport: str, mode: str = "frozen") -> FitOptions:
+             sport: str, mode: str = "frozen", context: int = 0) -> FitOptions:
     from tempose_cli.learn.fitdata import FitOptions
     from tempose_cli.learn.splits import SPLITS, every_from
 
     if split not in SPLITS:
         raise typer.BadParameter(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
-    if regressor not in ("mlp", "resmlp"):
-        raise typer.BadParameter(f"--regressor must be mlp or resmlp, got {regressor!r}")
+    if regressor not in ("mlp", "resmlp", "knn"):
+        raise typer.BadParameter(f"--regressor must be mlp, resmlp or knn, got {regressor!r}")
     try:
         k = every_from(fraction, every)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
+    if context < 0:
+        raise typer.BadParameter(f"--context must be >= 0, got {context}")
     return FitOptions(split=split, every=k, regressor=regressor, with_2d=with_2d, steps=steps,
-                      seed=seed, hidden=hidden, lr=lr, batch=batch, sport=sport, mode=mode)
+                      seed=seed, hidden=hidden, lr=lr, batch=batch, sport=sport, mode=mode,
+                      context=context)
 
 
 def _metrics_line(r: dict) -> str:
@@ -50,8 +53,11 @@ def fit(
                                    "labelled frame of each training clip."),
     every: int = typer.Option(None, help="Keep every K-th labelled frame (instead of "
                               "--fraction)."),
-    regressor: str = typer.Option("mlp", help="mlp (2 x 2048) | resmlp (3 residual blocks)."),
+    regressor: str = typer.Option("mlp", help="mlp (2 x 2048) | resmlp (3 residual blocks) | "
+                                  "knn (k nearest labelled frames, k chosen on validation)."),
     with_2d: bool = typer.Option(False, "--with-2d", help="Concatenate the labelled 2D pose."),
+    context: int = typer.Option(0, help="Also the features of the frames D before and after "
+                                "each frame (0: the frame alone)."),
     finetune: bool = typer.Option(False, "--finetune", help="Train the encoder end to end "
                                   "with the regressor, from the run's weights (Fig. 9)."),
     baseline: str = typer.Option(None, help="Supervised baseline instead: random (frozen "
@@ -82,7 +88,7 @@ def fit(
         raise typer.BadParameter(f"--baseline must be random or scratch, got {baseline!r}")
     mode = "finetune" if finetune else (baseline or "frozen")
     opts = _options(split, fraction, every, regressor, with_2d, steps, seed, hidden, lr, batch,
-                    sport, mode)
+                    sport, mode, context)
     with progress_bar(st.console, st.json) as bar:
         task = bar.add_task(f"fitting ({mode}, {split}-split, every {opts.every})", total=steps,
                             info="")
@@ -153,7 +159,7 @@ def probe(
     split: str = typer.Option("diver", help="Split of the two regressors (diver | dive)."),
     fraction: float = typer.Option(None, help="Label fraction of the regressors."),
     every: int = typer.Option(None, help="Keep every K-th labelled frame."),
-    regressor: str = typer.Option("mlp", help="mlp | resmlp."),
+    regressor: str = typer.Option("mlp", help="mlp | resmlp | knn."),
     steps: int = typer.Option(1000, help="Adam steps per regressor."),
     seed: int = typer.Option(0, help="Seed of KMeans, the split and the regressors."),
     hidden: int = typer.Option(None, help="Hidden width (default: the paper's)."),

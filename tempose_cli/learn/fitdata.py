@@ -37,6 +37,7 @@ class FitOptions:
     every: int = 1  # keep every K-th labelled frame of each training-side clip
     regressor: str = "mlp"
     with_2d: bool = False
+    context: int = 0  # features of the frames this far before and after too (0: none)
     steps: int = 2000
     seed: int = 0
     hidden: int | None = None  # None: the paper's width
@@ -161,11 +162,26 @@ def load_features(run_id: int, run_dir: Path, content_hash: str, clip_id: int,
         return z[key].astype(np.float32)
 
 
-def inputs(features: np.ndarray, source: ClipSource, with_2d: bool) -> np.ndarray:
-    """Regressor input (T, D [+ 28]): features, then the 2D pose with ``with_2d``."""
+def with_context(features: np.ndarray, d: int) -> np.ndarray:
+    """(T, D) -> (T, 3D): each frame's features, then those of the frames d before and d
+    after it (clamped at the clip's ends); d 0: unchanged. Which way the body is moving
+    tells apart frames that look alike (the way up from the way down)."""
+    if d <= 0:
+        return features
+    t = np.arange(len(features))
+    last = len(features) - 1
+    return np.concatenate([features, features[np.clip(t - d, 0, last)],
+                           features[np.clip(t + d, 0, last)]], 1)
+
+
+def inputs(features: np.ndarray, source: ClipSource, with_2d: bool,
+           context: int = 0) -> np.ndarray:
+    """Regressor input (T, D [x 3] [+ 28]): features (with those ``context`` frames
+    before and after), then the 2D pose with ``with_2d``."""
     if len(features) != source.frame_count:
         raise TemposeError(f"clip {source.clip_id}: {len(features)} feature rows for "
                            f"{source.frame_count} frames (re-run tempose extract)")
+    features = with_context(features, context)
     if not with_2d:
         return features.astype(np.float32)
     return np.concatenate([features, source.pose_2d()], 1).astype(np.float32)

@@ -34,7 +34,13 @@ from models.variants import get_variant
 from store.files import write_atomic
 from tempose_cli.core.errors import TemposeError
 from tempose_cli.learn.splits import SPLITS, every_from
-from tempose_cli.pipeline.ablation_names import BASELINES, METRIC_NAMES, TABLE_V
+from tempose_cli.pipeline.ablation_names import (
+    BASELINES,
+    METRIC_NAMES,
+    REGRESSOR_NAMES,
+    REGRESSORS,
+    TABLE_V,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -45,7 +51,8 @@ if TYPE_CHECKING:
     from tempose_cli.learn.fitdata import FitOptions
 
 ROW_KEYS = ("row", "kind", "fraction", "every", "train_frames", "test_frames", "mpjpe",
-            "n_mpjpe", "p_mpjpe", "fit", "run", "mean_pose_kept", "detector_from")
+            "n_mpjpe", "p_mpjpe", "fit", "run", "mean_pose_kept", "detector_from", "regressor",
+            "context")
 MM = 1000.0  # labels are metres, metrics millimetres (as tempose_cli/evaluate.py)
 
 Say = Callable[[str], None]
@@ -101,6 +108,8 @@ class Request:
     sport: str
     fit_steps: int
     hidden: int | None
+    regressor: str = "mlp"
+    context: int = 0
 
     @property
     def detector_from(self) -> str | None:
@@ -109,7 +118,8 @@ class Request:
 
 def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: Sequence[float],
                  split: str, steps: int | None, seed: int, sport: str = "dive",
-                 fit_steps: int = 2000, hidden: int | None = None) -> Request:
+                 fit_steps: int = 2000, hidden: int | None = None,
+                 regressor: str = "mlp", context: int = 0) -> Request:
     """Validate everything that can be checked before any work (one-line errors)."""
     bad = [v for v in variants if v not in TABLE_V]
     if bad:
@@ -119,6 +129,10 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
         raise TemposeError(f"unknown baseline {bad[0]!r} (known: {', '.join(BASELINES)})")
     if split not in SPLITS:
         raise TemposeError(f"unknown split {split!r} ({'|'.join(SPLITS)})")
+    if regressor not in REGRESSORS:
+        raise TemposeError(f"unknown regressor {regressor!r} ({'|'.join(REGRESSORS)})")
+    if context < 0:
+        raise TemposeError(f"--context must be >= 0, got {context}")
     if not variants and not baselines:
         raise TemposeError("nothing to compare: give --variants or --baselines")
     everies = []
@@ -136,7 +150,7 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
     if fit_steps < 0:
         raise TemposeError(f"--fit-steps must be >= 0, got {fit_steps}")
     req = Request(tuple(variants), tuple(baselines), tuple(everies), split, steps, seed, sport,
-                  fit_steps, hidden)
+                  fit_steps, hidden, regressor, context)
     if {"random", "scratch"} & set(baselines) and req.detector_from is None:
         raise TemposeError("the random and scratch baselines crop with a trained detector: "
                            "add a variant with one to --variants (e.g. ours)")
@@ -157,10 +171,16 @@ def train_config(variant: str, sport: str, steps: int | None, seed: int) -> RunC
 
 
 def fit_options(req: Request, every: int, mode: str) -> FitOptions:
+    """The fit of one row and fraction. ``scratch`` trains its encoder one frame at a time
+    through the regressor, so it keeps the paper's MLP (knn has no gradient) on the frame
+    alone (no --context)."""
     from tempose_cli.learn.fitdata import FitOptions
 
+    scratch = mode == "scratch"
+    regressor = "mlp" if scratch and req.regressor == "knn" else req.regressor
     return FitOptions(split=req.split, every=every, mode=mode, seed=req.seed, sport=req.sport,
-                      steps=req.fit_steps, hidden=req.hidden)
+                      steps=req.fit_steps, hidden=req.hidden, regressor=regressor,
+                      context=0 if scratch else req.context)
 
 
 def mean_pose_row(sessions: sessionmaker[Session], ws: Workspace, opts: FitOptions) -> dict:
@@ -204,6 +224,7 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
                  steps: int | None = None, seed: int = 0,
                  device: str | torch.device = "auto", say: Say = lambda m: None,
                  sport: str = "dive", fit_steps: int = 2000, hidden: int | None = None,
+                 regressor: str = "mlp", context: int = 0,
                  progress: Progress | None = None) -> list[dict]:
     """Train (or reuse), extract, fit and evaluate every row; returns one dict per row
     and label fraction, variants first, then baselines, in the order asked."""
@@ -211,7 +232,7 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
     from tempose_cli.pipeline.chain import ensure_features, ensure_fit, ensure_train, fit_result
 
     req = make_request(variants, baselines, fractions, split, steps, seed, sport, fit_steps,
-                       hidden)
+                       hidden, regressor, context)
     check_data(sessions, req)
     dev = device if not isinstance(device, str) else resolve_device(device)
     device_name = str(dev) if not isinstance(device, str) else device
@@ -280,7 +301,9 @@ def _row(name: str, kind: str, opts: FitOptions, res: dict, fit_id: int | None,
     return {"row": name, "kind": kind, "fraction": opts.fraction, "every": opts.every,
             "train_frames": res["train_frames"], "test_frames": res["test_frames"],
             "mpjpe": res["mpjpe"], "n_mpjpe": res["n_mpjpe"], "p_mpjpe": res["p_mpjpe"],
-            "fit": fit_id, "run": run_id, "mean_pose_kept": kept, "detector_from": detector}
+            "fit": fit_id, "run": run_id, "mean_pose_kept": kept, "detector_from": detector,
+            "regressor": opts.regressor if fit_id is not None else None,
+            "context": opts.context if fit_id is not None else None}
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -332,6 +355,8 @@ class Meta:
     steps: int | None = None
     device: str = "cpu"
     sport: str = "dive"
+    regressor: str = "mlp"
+    context: int = 0
 
     def machine(self) -> str:
         import torch
@@ -354,7 +379,12 @@ def markdown(rows: list[dict], meta: Meta) -> str:
         f"- command: `{meta.command}`",
         f"- machine: {meta.machine()}",
         f"- time: {meta.seconds / 60:.1f} min (reused runs and fits are not retrained)",
-        f"- self-supervised training: cpu profile, {steps} per variant; regressor: MLP",
+        f"- self-supervised training: cpu profile, {steps} per variant; regressor: "
+        f"{REGRESSOR_NAMES[meta.regressor]}"
+        + (f", on each frame's features and those {meta.context} frames before and after"
+           if meta.context else "")
+        + (" (`scratch`: the MLP on the frame alone, trained end to end)"
+           if meta.regressor == "knn" or meta.context else ""),
     ]
     if detector:
         lines.append(f"- `random` and `scratch` crop with the detector of the `{detector}` run")

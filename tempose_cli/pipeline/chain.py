@@ -93,7 +93,9 @@ def done_fit(session: Session, run_id: int, opts: FitOptions) -> Run | None:
     """The latest finished fit of training run ``run_id`` with exactly these options."""
     fits = session.scalars(select(Run).where(Run.kind == "fit", Run.parent_id == run_id,
                                              Run.status == "done").order_by(Run.id)).all()
-    same = [f for f in fits if (f.config or {}).get("options") == opts.to_dict()]
+    # Read back through FitOptions, so an option added since (at its default) still matches.
+    same = [f for f in fits if "options" in (f.config or {})
+            and FitOptions.from_dict(f.config["options"]) == opts]
     return same[-1] if same else None
 
 

@@ -57,12 +57,12 @@ class FitModel:
             else:
                 f = load_features(self.train_run_id, self.train_dir, src.content_hash,
                                   src.clip_id, self.opts.feature)
-            self._inputs[src.clip_id] = inputs(f, src, self.opts.with_2d)
+            self._inputs[src.clip_id] = inputs(f, src, self.opts.with_2d, self.opts.context)
         return self._inputs[src.clip_id]
 
     def prime(self, src: ClipSource, features: np.ndarray) -> None:
         """Use ``features`` (T, D), made by the caller's own pass, as the clip's."""
-        self._inputs[src.clip_id] = inputs(features, src, self.opts.with_2d)
+        self._inputs[src.clip_id] = inputs(features, src, self.opts.with_2d, self.opts.context)
 
     @torch.no_grad()
     def predict(self, src: ClipSource, frames: np.ndarray | None = None) -> np.ndarray:

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.checkpoint import rng_state, save_checkpoint
 from models.config import RunConfig
 from models.model import TemporalPoseModel
-from models.regressor import LoopResult, RegressorConfig, build_regressor, pose_loss, train_loop
+from models.regressor import (
+    LoopResult,
+    RegressorConfig,
+    build_regressor,
+    fit_knn,
+    pose_loss,
+    train_loop,
+)
 from store.schema import Evaluation, Run, utcnow
 from tempose_cli.core.errors import TemposeError
 from tempose_cli.core.workspace import Workspace
@@ -76,9 +83,13 @@ def new_regressor(cfg: RegressorConfig, x: torch.Tensor, y: torch.Tensor) -> tor
 
 def fit_arrays(cfg: RegressorConfig, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor,
                y_val: torch.Tensor, device: torch.device, generator: torch.Generator,
-               progress: Progress | None = None) -> tuple[torch.nn.Module, torch.optim.Optimizer,
-                                                          LoopResult]:
-    """Train a regressor on (N, D) inputs -> (N, 14, 3) poses with Adam; select on val."""
+               progress: Progress | None = None
+               ) -> tuple[torch.nn.Module, torch.optim.Optimizer | None, LoopResult]:
+    """Train a regressor on (N, D) inputs -> (N, 14, 3) poses with Adam; select on val.
+    knn has nothing to train: it keeps the rows, chooses k on val and has no optimizer."""
+    if cfg.kind == "knn":
+        knn, val = fit_knn(cfg, x.to(device), y.to(device), x_val.to(device), y_val.to(device))
+        return knn, None, LoopResult(None, val, 0, [])
     reg = new_regressor(cfg, x, y).to(device)
     x, y = x.to(device), y.to(device)
     optimizer = torch.optim.Adam(reg.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -109,7 +120,7 @@ class FitResult:
     counts: dict[str, int]  # labelled frames per side
     net: RegressorConfig
     regressor: torch.nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: torch.optim.Optimizer | None  # None: knn
     loop: LoopResult
     generator: torch.Generator
     pose_model: TemporalPoseModel | None
@@ -123,7 +134,7 @@ class FitResult:
         return {
             "train_run": self.train_run["id"], "mode": o.mode, "split": self.split.to_dict(),
             "every": o.every, "fraction": o.fraction, "regressor": o.regressor,
-            "with_2d": o.with_2d, "seed": o.seed, "feature": o.feature,
+            "with_2d": o.with_2d, "context": o.context, "seed": o.seed, "feature": o.feature,
             "labelled_frames": self.counts, "best_step": loop.best_step,
             "steps_run": loop.steps_run, "seconds": round(self.seconds, 2),
             "best_val_mpjpe_mm": None if loop.best_val != loop.best_val else MM * loop.best_val,
@@ -137,6 +148,12 @@ def fit_core(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: 
     """Split, train the regressor (and encoder when asked), evaluate on the test side."""
     if opts.mode not in MODES:
         raise TemposeError(f"unknown fit mode {opts.mode!r} ({'|'.join(MODES)})")
+    if opts.context and opts.mode in ("finetune", "scratch"):
+        raise TemposeError(f"{opts.mode} encodes one frame at a time: --context needs "
+                           "frozen features (the run's, or --baseline random)")
+    if opts.regressor == "knn" and opts.mode in ("finetune", "scratch"):
+        raise TemposeError(f"{opts.mode} trains the encoder through the regressor: use "
+                           "--regressor mlp or resmlp (knn has no gradient)")
     with sessions.begin() as s:
         train_run = get_train_run(s, run_id)
         tr = {"id": train_run.id, "variant": train_run.variant, "profile": train_run.profile,
@@ -170,7 +187,7 @@ def fit_core(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: 
     for src in sources:
         f = (encode_features(pose_model, src, device) if pose_model is not None else
              load_features(tr["id"], tr["dir"], src.content_hash, src.clip_id, opts.feature))
-        feats[src.clip_id] = inputs(f, src, opts.with_2d)
+        feats[src.clip_id] = inputs(f, src, opts.with_2d, opts.context)
     x, y = stack(feats, side["train"], frames["train"])
     x_val, y_val = stack(feats, side["val"], frames["val"])
     cfg = RegressorConfig(kind=opts.regressor, in_dim=x.shape[1], hidden=opts.hidden,
@@ -188,7 +205,8 @@ def fit_core(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: 
     seconds = time.perf_counter() - t0
     model = FitModel(opts, reg, pose_model, tr["id"], tr["dir"], device)
     pred, true, clip_ids, _ = side_predictions(model, side["test"], frames["test"])
-    return FitResult(opts, tr, split, counts, cfg, reg, optimizer, loop, generator, pose_model,
+    net = getattr(reg, "cfg", cfg)  # knn's records its k and bank size
+    return FitResult(opts, tr, split, counts, net, reg, optimizer, loop, generator, pose_model,
                      run_cfg, error_summary(pred, true, clip_ids), seconds)
 
 
