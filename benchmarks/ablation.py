@@ -3,7 +3,7 @@
 Run:  .venv/bin/python benchmarks/ablation.py --home HOME [--seed 0] [--steps N]
       [--variants ours,dsl,...] [--baselines mean,random,scratch]
       [--fractions 1,0.2,0.05] [--split diver] [--fit-steps 2000]
-      [--regressor mlp|knn] [--context D] [--out benchmarks/results]
+      [--regressor knn|mlp] [--context 2] [--out benchmarks/results]
 
 Generates the standard set (12 athletes x 4 dives, 256 px, 25 fps, seed --seed) into
 HOME/ablation-clips and ingests it, then runs what ``tempose --home HOME ablation``
@@ -39,6 +39,7 @@ from tempose_cli.pipeline.ablation import (  # noqa: E402
     run_ablation,
     write_outputs,
 )
+from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR  # noqa: E402
 from tempose_cli.pipeline.chain import ensure_dives  # noqa: E402
 from tempose_cli.synth.generate import SynthConfig  # noqa: E402
 
@@ -56,8 +57,8 @@ def main() -> None:
     ap.add_argument("--fractions", default="1,0.2,0.05")
     ap.add_argument("--split", default="diver", choices=("diver", "dive"))
     ap.add_argument("--fit-steps", type=int, default=2000, help="Adam steps of each fit")
-    ap.add_argument("--regressor", default="mlp", help="mlp | resmlp | knn (every fit's)")
-    ap.add_argument("--context", type=int, default=0,
+    ap.add_argument("--regressor", default=FIT_REGRESSOR, help="knn | mlp | resmlp")
+    ap.add_argument("--context", type=int, default=FIT_CONTEXT,
                     help="fits see the features of the frames D before and after too")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default="benchmarks/results")

@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/fit_probe.py --home HOME --run R [--everies 1,5,20]
       [--seed S] [--random] [--flip] [--regressors ridge,krr,knn,mlp] [--sigmas 0,2]
-      [--contexts 0,2] [--mlp-set KEY=VALUE ...]
+      [--contexts 0,2] [--fit-encoders F,...] [--mlp-set KEY=VALUE ...]
 
 The split, labelled frames and test frames are exactly those of ``tempose fit`` (and of
 ``tempose ablation``) at each fraction 1/K. On the run's extracted features (and, with
@@ -16,7 +16,9 @@ the features of the frames d before and after each frame (--contexts: the fit's
 --context). With --flip, also each with the mirrored frames: their features (the
 frames flipped horizontally, through the same model) added to the training rows with
 the mirrored pose ("+flip"), and the test prediction averaged with the mirrored
-prediction of the flipped frame ("+tta"). Nothing is written to the catalogue.
+prediction of the flipped frame ("+tta"). --fit-encoders: also the features of the
+encoders that fits trained end to end (``scratch``, ``--finetune``). Nothing is written
+to the catalogue.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from tempose_cli.learn.fitdata import (  # noqa: E402
     split_for,
     with_context,
 )
-from tempose_cli.pipeline.evaluate import MM, side_frames  # noqa: E402
+from tempose_cli.pipeline.evaluate import MM, load_fit, side_frames  # noqa: E402
 from tempose_cli.pipeline.extract import get_train_run  # noqa: E402
 from tempose_cli.pipeline.fit import fit_arrays  # noqa: E402
 
@@ -162,6 +164,9 @@ def main() -> None:
     ap.add_argument("--mlp-set", nargs="*", default=[], help="RegressorConfig KEY=VALUE")
     ap.add_argument("--flip", action="store_true", help="also mirrored-frame augmentation")
     ap.add_argument("--sigmas", default="0,1,2,4", help="feature low-pass widths (frames)")
+    ap.add_argument("--fit-encoders", default="",
+                    help="fit ids (e.g. scratch fits) whose trained encoder's features to "
+                         "probe too (compare at the fit's own fraction: it saw its labels)")
     ap.add_argument("--contexts", default="0",
                     help="frame offsets d: features of t-d, t, t+d concatenated (0: t only)")
     ap.add_argument("--fit-steps", type=int, default=2000)
@@ -177,7 +182,8 @@ def main() -> None:
         clips = labelled_clips(s, "dive")
         split = split_for(clips, base)
         used = set(split.train + split.val + split.test)
-        need = a.random or a.flip
+        fit_ids = [int(v) for v in a.fit_encoders.split(",") if v]
+        need = a.random or a.flip or bool(fit_ids)
         srcs = clip_sources(s, ws, [c for c in clips if c.id in used], open_frames=need)
         models = {}
         if need:
@@ -185,12 +191,17 @@ def main() -> None:
             models["ours"] = trained
             if a.random:
                 models["random"] = fresh_pose_model(cfg, trained, a.seed).to(device)
+        encoders = {f"fit{f}": load_fit(s, ws, f, device)[0].pose_model for f in fit_ids}
     by_id = {src.clip_id: src for src in srcs}
     side = {k: [by_id[c] for c in getattr(split, k)] for k in ("train", "val", "test")}
     sets = {"ours": {s.clip_id: load_features(a.run, run_dir, s.content_hash, s.clip_id)
                      for s in srcs}}
     if "random" in models:
         sets["random"] = encode_all(models["random"], srcs, device, False)
+    for name, enc in encoders.items():
+        if enc is None:
+            sys.exit(f"error: {name} has no encoder of its own (a frozen fit)")
+        sets[name] = encode_all(enc, srcs, device, False)
     flips = {k: encode_all(m, srcs, device, True) for k, m in models.items()} if a.flip else {}
     sigmas = [float(v) for v in a.sigmas.split(",")]
     print(f"split: {len(split.train)} / {len(split.val)} / {len(split.test)} clips")

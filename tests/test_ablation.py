@@ -108,36 +108,42 @@ def test_rerun_reuses_runs_and_fits(done, tmp_path: Path) -> None:
     assert "reused" in text.stdout and "scratch" in text.stdout and "ablation.png" in text.stdout
 
 
-def test_knn_with_context_reuses_the_training_and_scratch_keeps_the_mlp(done, tmp_path) -> None:
-    home, _, mlp_rows = done
-    runs_before = {r["run"] for r in mlp_rows if r["run"]}
-    res = tempose(home, "ablation", *FAST, "--regressor", "knn", "--context", "1",
-                  "--out", tmp_path / "knn")
-    assert res.exit_code == 0, res.output
-    rows = json.loads(res.stdout)
-    assert {r["run"] for r in rows if r["run"]} == runs_before  # nothing trained again
+def test_defaults_are_knn_with_context_and_the_paper_s_mlp_reuses_the_training(done, tmp_path
+                                                                            ) -> None:
+    home, out, rows = done
     by = {(r["row"], r["fraction"]): r for r in rows}
-    mlp = {(r["row"], r["fraction"]): r for r in mlp_rows}
-    for f in (1.0, 0.5):
+    for f in (1.0, 0.5):  # the defaults: knn on 2 frames either side; scratch the MLP alone
         assert by["ours", f]["regressor"] == by["random", f]["regressor"] == "knn"
+        assert by["ours", f]["context"] == by["random", f]["context"] == 2
         assert by["scratch", f]["regressor"] == "mlp" and by["scratch", f]["context"] == 0
-        assert by["ours", f]["context"] == by["random", f]["context"] == 1
-        assert by["scratch", f]["fit"] == mlp["scratch", f]["fit"]  # the MLP's fit, reused
-        assert by["ours", f]["fit"] != mlp["ours", f]["fit"]
         assert by["mean", f]["regressor"] is None
-        assert by["mean", f]["n_mpjpe"] == mlp["mean", f]["n_mpjpe"]
-    md = (tmp_path / "knn" / "ablation.md").read_text()
-    assert "regressor: k nearest labelled frames, on each frame's features and those 1" in md
+    md = (out / "ablation.md").read_text()
+    assert "regressor: k nearest labelled frames, on each frame's features and those 2" in md
+    res = tempose(home, "ablation", *FAST, "--regressor", "mlp", "--context", "0",
+                  "--out", tmp_path / "mlp")
+    assert res.exit_code == 0, res.output
+    mlp = {(r["row"], r["fraction"]): r for r in json.loads(res.stdout)}
+    assert {r["run"] for r in mlp.values() if r["run"]} == {r["run"] for r in rows if r["run"]}
+    for f in (1.0, 0.5):
+        assert mlp["ours", f]["regressor"] == mlp["random", f]["regressor"] == "mlp"
+        assert mlp["ours", f]["context"] == 0 and mlp["ours", f]["fit"] != by["ours", f]["fit"]
+        assert mlp["scratch", f]["fit"] == by["scratch", f]["fit"]  # the same fit, reused
+        assert mlp["mean", f]["n_mpjpe"] == by["mean", f]["n_mpjpe"]
+    assert "regressor: MLP\n" in (tmp_path / "mlp" / "ablation.md").read_text()
 
 
 def test_fits_recorded_before_an_option_existed_are_reused(done, tmp_path) -> None:
     from store.schema import Run
 
     home, _, rows = done
-    with sessions(home).begin() as s:  # as a fit recorded before --context was added
+    with sessions(home).begin() as s:  # as fits recorded before --context was added
+        stripped = 0
         for fit in s.scalars(select(Run).where(Run.kind == "fit")):
-            fit.config = {**fit.config, "options": {
-                k: v for k, v in fit.config["options"].items() if k != "context"}}
+            if fit.config["options"]["context"] == 0:  # scratch: the frame alone
+                fit.config = {**fit.config, "options": {
+                    k: v for k, v in fit.config["options"].items() if k != "context"}}
+                stripped += 1
+    assert stripped >= 2  # scratch at both fractions (and any MLP fit of an earlier test)
     before = n_runs(home)
     res = tempose(home, "ablation", *FAST, "--out", tmp_path / "old")
     assert res.exit_code == 0, res.output

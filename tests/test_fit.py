@@ -146,7 +146,9 @@ def test_real_features_dive_split_resmlp_with_2d(home) -> None:
         cfg = s.get(Run, rec["fit"]).config
     split = cfg["split"]
     assert not set(split["test"]) & set(split["train"] + split["val"])
-    assert cfg["regressor"] == "resmlp" and cfg["with_2d"] and cfg["net"]["in_dim"] == 64 + 28
+    # context 2 (the default on frozen features): the frame and 2 either side, then 2D.
+    assert cfg["regressor"] == "resmlp" and cfg["with_2d"] and cfg["context"] == 2
+    assert cfg["net"]["in_dim"] == 3 * 64 + 28
     assert all(math.isfinite(rec[k]) for k in ("mpjpe", "n_mpjpe", "p_mpjpe"))
 
 
@@ -165,7 +167,9 @@ def test_finetune_and_supervised_baselines(home, how) -> None:
     assert ckpt["extra"]["pose_model"] is not None  # the fit's own encoder, saved
     track = predict(sessions(h), Workspace.from_options(h), rec["fit"], test_clip)
     assert track.shape[1:] == (14, 3) and np.isfinite(track).all()
-    assert fit_steps(h, rec["fit"]) == 3
+    # random: frozen features, so knn by default (no steps); the others train the MLP.
+    assert fit_steps(h, rec["fit"]) == (0 if mode == "random" else 3)
+    assert fit.config["regressor"] == ("knn" if mode == "random" else "mlp")
 
 
 def fit_steps(h: Path, fit_id: int) -> int:
@@ -216,8 +220,10 @@ def test_runs_compare_shows_variants_by_label_fraction(home) -> None:
     assert "diver" in by_split
     diver = by_split["diver"]
     assert diver["metric"] == "n_mpjpe" and diver["fractions"][0] == "100%"
-    ours = next(r for r in diver["rows"] if r["label"] == "ours")
+    ours = next(r for r in diver["rows"] if r["label"] == "ours")  # the default fit
     assert ours["cells"]["100%"] is not None
+    dive = {r["label"] for t in ok(h, "runs", "compare", "--split", "dive") for r in t["rows"]}
+    assert "ours (resmlp, +2D)" in dive  # what departs from the defaults is named
     p = ok(h, "runs", "compare", "--metric", "p_mpjpe", "--split", "diver")
     assert [t["split"] for t in p] == ["diver"]
     text = tempose(h, "runs", "compare", json_out=False)

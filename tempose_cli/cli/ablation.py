@@ -12,6 +12,8 @@ from rich.table import Table
 from tempose_cli.cli.context import app, progress_bar, state
 from tempose_cli.pipeline.ablation_names import (
     BASELINES,
+    FIT_CONTEXT,
+    FIT_REGRESSOR,
     FRACTIONS,
     METRIC_NAMES,
     REGRESSORS,
@@ -40,17 +42,17 @@ def ablation(
     sport: str = typer.Option("dive", help="Use the catalogued clips of this sport."),
     fit_steps: int = typer.Option(2000, help="Adam steps of each regressor fit."),
     hidden: int = typer.Option(None, help="Regressor hidden width (default: the paper's)."),
-    regressor: str = typer.Option("mlp", help=f"{' | '.join(REGRESSORS)}: the regressor of "
-                                  "every fit (knn: k nearest labelled frames; scratch then "
+    regressor: str = typer.Option(FIT_REGRESSOR, help=f"{' | '.join(REGRESSORS)}: every "
+                                  "fit's regressor (knn: k nearest labelled frames; scratch "
                                   "keeps the MLP, which it trains through)."),
-    context: int = typer.Option(0, help="Fits also see the features of the frames D before "
-                                "and after each frame (not scratch, which encodes one frame "
-                                "at a time)."),
+    context: int = typer.Option(FIT_CONTEXT, help="Fits also see the features of the "
+                                "frames D before and after each frame (not scratch, which "
+                                "encodes one frame at a time)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
 ) -> None:
     """The paper's Table V / Fig. 8 on the catalogued labelled clips: train each variant
-    (reusing finished runs), extract, fit the MLP at each label fraction, evaluate, and
-    compare with the mean-pose, random-encoder and from-scratch baselines.
+    (reusing finished runs), extract, fit the regressor at each label fraction, evaluate,
+    and compare with the mean-pose, random-encoder and from-scratch baselines.
 
     Writes OUT/ablation.csv, OUT/ablation.md and OUT/ablation.png (N-MPJPE against the
     label fraction). The random and scratch baselines crop with the detector of the ours

@@ -9,6 +9,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from tempose_cli.cli.context import app, progress_bar, state
+from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR
 
 FRACTIONS = (0.2, 0.05)  # label fractions the demo fits (every 5th and every 20th frame)
 
@@ -32,7 +33,8 @@ def demo(
     analyze, export.
 
     Generates dives, ingests them, trains `ours` (gravity pre-training, then DSL),
-    extracts features, fits the MLP on diver-split at label fractions 0.2 and 0.05,
+    extracts features, fits the pose regressor (the k nearest labelled frames) on
+    diver-split at label fractions 0.2 and 0.05,
     analyses one test dive (CSV, TRC, JSON, overlay MP4, plots) and exports the other
     test dives without video. Everything goes into the workspace (--home); running it
     again reuses what the catalogue says is done.
@@ -88,7 +90,8 @@ def demo(
 
     results = []
     for fraction in FRACTIONS:
-        opts = FitOptions(split="diver", every=every_from(fraction=fraction), seed=seed)
+        opts = FitOptions(split="diver", every=every_from(fraction=fraction), seed=seed,
+                          regressor=FIT_REGRESSOR, context=FIT_CONTEXT)
         with bar() as b:
             task = b.add_task(f"4/6 fit, fraction {fraction:g}", total=opts.steps, info="")
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from tempose_cli.cli.context import State, app, progress_bar, runs_app, state
+from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR
 
 if TYPE_CHECKING:
     from tempose_cli.learn.fitdata import FitOptions
@@ -18,11 +19,19 @@ METRIC_NAMES = {"mpjpe": "MPJPE", "n_mpjpe": "N-MPJPE", "p_mpjpe": "P-MPJPE"}
 METRICS = tuple(METRIC_NAMES)
 
 
-def _options(split: str, fraction: float | None, every: int | None, regressor: str,
+def _options(split: str, fraction: float | None, every: int | None, regressor: str | None,
              with_2d: bool, steps: int, seed: int, hidden: int | None, lr: float, batch: int,
-             sport: str, mode: str = "frozen", context: int = 0) -> FitOptions:
+             sport: str, mode: str = "frozen", context: int | None = 0) -> FitOptions:
+    """The fit's options; ``regressor`` / ``context`` None: knn on 2 frames either side
+    for frozen features, the MLP on the frame alone for an encoder trained end to end."""
     from tempose_cli.learn.fitdata import FitOptions
     from tempose_cli.learn.splits import SPLITS, every_from
+
+    end_to_end = mode in ("finetune", "scratch")
+    if regressor is None:
+        regressor = "mlp" if end_to_end else FIT_REGRESSOR
+    if context is None:
+        context = 0 if end_to_end else FIT_CONTEXT
 
     if split not in SPLITS:
         raise typer.BadParameter(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -53,11 +62,14 @@ def fit(
                                    "labelled frame of each training clip."),
     every: int = typer.Option(None, help="Keep every K-th labelled frame (instead of "
                               "--fraction)."),
-    regressor: str = typer.Option("mlp", help="mlp (2 x 2048) | resmlp (3 residual blocks) | "
-                                  "knn (k nearest labelled frames, k chosen on validation)."),
+    regressor: str = typer.Option(None, help="knn (k nearest labelled frames, k chosen on "
+                                  "validation; the default on frozen features) | mlp (the "
+                                  "paper's 2 x 2048; the default with --finetune, scratch) | "
+                                  "resmlp (3 residual blocks)."),
     with_2d: bool = typer.Option(False, "--with-2d", help="Concatenate the labelled 2D pose."),
-    context: int = typer.Option(0, help="Also the features of the frames D before and after "
-                                "each frame (0: the frame alone)."),
+    context: int = typer.Option(None, help="Also the features of the frames D before and "
+                                f"after each frame (0: the frame alone; default {FIT_CONTEXT} "
+                                "on frozen features, 0 with --finetune, scratch)."),
     finetune: bool = typer.Option(False, "--finetune", help="Train the encoder end to end "
                                   "with the regressor, from the run's weights (Fig. 9)."),
     baseline: str = typer.Option(None, help="Supervised baseline instead: random (frozen "

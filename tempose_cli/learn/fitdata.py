@@ -33,6 +33,9 @@ POSE_2D_DIM = 2 * len(DIVE14)
 
 @dataclass(frozen=True)
 class FitOptions:
+    # regressor and context default to the paper's MLP on the frame alone, which is also
+    # what a fit recorded before these options existed used; the commands default to
+    # knn on 2 frames either side (pipeline.ablation_names.FIT_REGRESSOR, FIT_CONTEXT).
     split: str = "diver"
     every: int = 1  # keep every K-th labelled frame of each training-side clip
     regressor: str = "mlp"

@@ -36,6 +36,8 @@ from tempose_cli.core.errors import TemposeError
 from tempose_cli.learn.splits import SPLITS, every_from
 from tempose_cli.pipeline.ablation_names import (
     BASELINES,
+    FIT_CONTEXT,
+    FIT_REGRESSOR,
     METRIC_NAMES,
     REGRESSOR_NAMES,
     REGRESSORS,
@@ -119,7 +121,7 @@ class Request:
 def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: Sequence[float],
                  split: str, steps: int | None, seed: int, sport: str = "dive",
                  fit_steps: int = 2000, hidden: int | None = None,
-                 regressor: str = "mlp", context: int = 0) -> Request:
+                 regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT) -> Request:
     """Validate everything that can be checked before any work (one-line errors)."""
     bad = [v for v in variants if v not in TABLE_V]
     if bad:
@@ -224,7 +226,7 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
                  steps: int | None = None, seed: int = 0,
                  device: str | torch.device = "auto", say: Say = lambda m: None,
                  sport: str = "dive", fit_steps: int = 2000, hidden: int | None = None,
-                 regressor: str = "mlp", context: int = 0,
+                 regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
                  progress: Progress | None = None) -> list[dict]:
     """Train (or reuse), extract, fit and evaluate every row; returns one dict per row
     and label fraction, variants first, then baselines, in the order asked."""
@@ -340,7 +342,7 @@ def csv_text(rows: list[dict]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
-        w.writerow([_fmt(r[c], ".4g" if c == "fraction" else
+        w.writerow([_fmt(r.get(c), ".4g" if c == "fraction" else
                          ".3f" if "_vs_" in c else ".2f") for c in cols])
     return buf.getvalue()
 

@@ -8,17 +8,24 @@ from sqlalchemy.orm import Session
 
 from models.metrics import METRICS
 from store.schema import Evaluation, Run
+from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR
 
 BASELINES = {"random": "baseline: random encoder", "scratch": "baseline: from scratch"}
 
 
 def row_label(run: Run, ev: Evaluation) -> str:
-    """Variant, plus what sets the fit apart: "ours (fine-tuned, resmlp, +2D)"."""
+    """Variant, plus what sets the fit apart from the command's defaults: "ours
+    (fine-tuned, resmlp, +2D)", "ours (mlp, context 0)" (a fit of before knn)."""
     d = ev.details or {}
     mode = d.get("mode", run.config.get("mode", "frozen"))
     extras = ["fine-tuned"] if mode == "finetune" else []
-    if d.get("regressor", "mlp") != "mlp":
-        extras.append(d["regressor"])
+    end_to_end = mode in ("finetune", "scratch")
+    default_regressor, default_context = ("mlp", 0) if end_to_end else (FIT_REGRESSOR,
+                                                                         FIT_CONTEXT)
+    if d.get("regressor", "mlp") != default_regressor:
+        extras.append(d.get("regressor", "mlp"))
+    if d.get("context", 0) != default_context:
+        extras.append(f"context {d.get('context', 0)}")
     if d.get("with_2d"):
         extras.append("+2D")
     label = BASELINES.get(mode, run.variant or "?")

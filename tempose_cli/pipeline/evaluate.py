@@ -191,7 +191,8 @@ def evaluate_fit(sessions: sessionmaker[Session], ws: Workspace, fit_id: int,
         info = {"fit": fit_id, "train_run": model.train_run_id, "variant": run.variant,
                 "split": model.opts.split, "every": model.opts.every,
                 "fraction": model.opts.fraction, "mode": model.opts.mode,
-                "regressor": model.opts.regressor, "with_2d": model.opts.with_2d}
+                "regressor": model.opts.regressor, "with_2d": model.opts.with_2d,
+                "context": model.opts.context}
     frames = side_frames(sources, model.opts, 1)
     pred, true, cid, fid = side_predictions(model, sources, frames)
     summary = error_summary(pred, true, cid)
@@ -220,5 +221,5 @@ def side_frames(sources: list[ClipSource], opts: FitOptions, every: int) -> dict
 
 def evaluation_details(opts: FitOptions, summary: dict) -> dict:
     return {"mode": opts.mode, "regressor": opts.regressor, "with_2d": opts.with_2d,
-            "every": opts.every, "units": "mm", "per_joint": summary["per_joint"],
-            "per_clip": summary["per_clip"]}
+            "context": opts.context, "every": opts.every, "units": "mm",
+            "per_joint": summary["per_joint"], "per_clip": summary["per_clip"]}
