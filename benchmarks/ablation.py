@@ -9,11 +9,11 @@ Generates the standard set (12 athletes x 4 dives, 256 px, 25 fps, seed --seed) 
 HOME/ablation-clips and ingests it, then runs what ``tempose --home HOME ablation``
 runs (tempose_cli/pipeline/ablation.py): every variant trained with the cpu profile (default
 steps, or --steps N keeping the profile's stage-1 share) on all clips without labels,
-features extracted, the same MLP fitted at each label fraction, and the mean-pose,
-random-encoder and from-scratch baselines. Writes ablation.csv, ablation.md and
-ablation.png to --out. Everything is recorded in HOME's catalogue, so a rerun reuses
-what is done; the ablation uses every labelled dive clip HOME holds, so give it a home
-of its own.
+features extracted, the same regressor fitted at each label fraction (by default knn
+with context 2), and the mean-pose, random-encoder and from-scratch baselines. Writes
+ablation.csv, ablation.md and ablation.png to --out. Everything is recorded in HOME's
+catalogue, so a rerun reuses what is done; the ablation uses every labelled dive clip
+HOME holds, so give it a home of its own.
 """
 
 from __future__ import annotations

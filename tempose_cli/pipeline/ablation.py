@@ -2,7 +2,8 @@
 
 Every requested variant is trained with the cpu profile (or reused: the catalogue
 keeps finished runs of an identical configuration), its features are extracted and
-the same MLP is fitted on the same split at each label fraction. The baselines:
+the same regressor (by default knn on 2 frames either side; ``--regressor mlp --context
+0``: the paper's) is fitted on the same split at each label fraction. The baselines:
 
 - ``mean``: the mean pose of the training frames of that split and fraction, predicted
   for every test frame (computed here, no training): the floor every row must beat;

@@ -10,9 +10,10 @@ REGRESSOR_NAMES = {"mlp": "MLP", "resmlp": "residual MLP", "knn": "k nearest lab
 REGRESSORS = tuple(REGRESSOR_NAMES)
 # The fit on frozen features by default (tempose fit, ablation, demo): the k nearest
 # labelled frames on each frame's features and those 2 frames before and after. Not the
-# paper's MLP: on the standard benchmark it cut N-MPJPE by 24-35% at fraction 0.2 on
-# the features of every variant (seeds 14, 15; confirmed on 16 and 17, never tuned on;
-# benchmarks/RESULTS.md). Encoders trained through the regressor (scratch, finetune)
-# keep the MLP on the frame alone.
+# paper's MLP: on the standard benchmark, from the same features, it cut `ours`'
+# N-MPJPE at fraction 0.2 by 30% (seed 14, where it was chosen) and 22% (seed 16, never
+# tuned on), and the other variants' by 2-35% (seeds 14, 15; benchmarks/RESULTS.md).
+# Encoders trained through the regressor (scratch, finetune) keep the MLP on the frame
+# alone.
 FIT_REGRESSOR, FIT_CONTEXT = "knn", 2
 METRIC_NAMES = {"mpjpe": "MPJPE", "n_mpjpe": "N-MPJPE", "p_mpjpe": "P-MPJPE"}
