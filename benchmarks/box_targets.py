@@ -1,0 +1,64 @@
+"""The box targets of issue 11 on a trained run's extracted box track.
+
+Run:  .venv/bin/python benchmarks/box_targets.py --home HOME --run R
+
+For every labelled frame of every labelled dive clip: the box centre's distance to the
+reference track (the projected true CG) over the frame height, and the box side over
+the athlete's 2D joint extent (``pipeline.trainprobe.box_quality``, the training
+probe's measure). Prints the share of frames with the centre within 0.03, with the size
+within 1.5x either way, and with both. Needs ``tempose extract --run R`` first; nothing
+is written to the catalogue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from store.catalogue import list_clips  # noqa: E402
+from store.db import open_catalogue, session_factory  # noqa: E402
+from tempose_cli.core.workspace import Workspace  # noqa: E402
+from tempose_cli.learn.dataset import features_path, load_clips  # noqa: E402
+from tempose_cli.pipeline.extract import get_train_run  # noqa: E402
+from tempose_cli.pipeline.trainprobe import box_quality  # noqa: E402
+from tempose_cli.pose.tracking import reference_track  # noqa: E402
+
+CENTRE_OK, SIZE_OK = 0.03, 1.5  # issue 11's targets (fraction of frame height, ratio)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--home", required=True)
+    ap.add_argument("--run", type=int, required=True, help="the training run's id")
+    a = ap.parse_args()
+    ws = Workspace.from_options(a.home)
+    sessions = session_factory(open_catalogue(ws.url))
+    errs, ratios = [], []
+    with sessions.begin() as s:
+        run_dir = ws.abs(get_train_run(s, a.run).directory)
+        clips = [c for c in list_clips(s, sport="dive")
+                 if any(lb.frames_3d for lb in c.labels)]
+        for c, f in zip(clips, load_clips(ws, clips), strict=True):
+            path = features_path(run_dir, c.content_hash)
+            if not path.exists():
+                sys.exit(f"error: {path}: no features (run tempose extract --run {a.run})")
+            with np.load(path) as z:
+                box = z["box"]  # (T, 4)
+            q = box_quality(box, reference_track(c.sidecar, f.j2d), f.j2d, f.video_size)
+            errs.append(q["centre_err"])
+            ratios.append(q["size_ratio"])
+    e, r = np.concatenate(errs), np.concatenate(ratios)  # (N,), (N,)
+    centre = e <= CENTRE_OK
+    size = (r <= SIZE_OK) & (r >= 1 / SIZE_OK)  # nan ratios count as misses
+    print(f"{a.home} run {a.run}: {len(e)} frames; centre error mean {np.nanmean(e):.4f}, "
+          f"within {CENTRE_OK}: {centre.mean():.1%}; size ratio median {np.nanmedian(r):.2f}, "
+          f"within {SIZE_OK}x: {size.mean():.1%}; both: {(centre & size).mean():.1%}")
+
+
+if __name__ == "__main__":
+    main()
