@@ -102,7 +102,9 @@ def fit(
     opts = _options(split, fraction, every, regressor, with_2d, steps, seed, hidden, lr, batch,
                     sport, mode, context)
     with progress_bar(st.console, st.json) as bar:
-        task = bar.add_task(f"fitting ({mode}, {split}-split, every {opts.every})", total=steps,
+        # knn has no steps: an indeterminate bar rather than one stuck at 0/steps.
+        task = bar.add_task(f"fitting {opts.regressor} ({mode}, {split}-split, every "
+                            f"{opts.every})", total=None if opts.regressor == "knn" else steps,
                             info="")
         fit_id = run_fit(st.sessions(), st.workspace, run, opts, resolve_device(device),
                          lambda i, n, info: bar.update(task, completed=i, total=n, info=info),
