@@ -170,6 +170,9 @@ def main() -> None:
     ap.add_argument("--contexts", default="0",
                     help="frame offsets d: features of t-d, t, t+d concatenated (0: t only)")
     ap.add_argument("--fit-steps", type=int, default=2000)
+    ap.add_argument("--pred-sigmas", default="",
+                    help="also the predicted track of each test clip low-passed along time "
+                         "(Gaussian, sigma in frames) before scoring, e.g. 1,2")
     a = ap.parse_args()
     over = {k: ast.literal_eval(v) for k, v in (i.split("=", 1) for i in a.mlp_set)}
     ws = Workspace.from_options(a.home)
@@ -231,8 +234,14 @@ def main() -> None:
                     t0 = time.perf_counter()
                     fit = {"ridge": ridge_val, "krr": krr_val, "knn": knn_val}.get(
                         kind) or partial(mlp_fit, a, device, over)
-                    plain = nm(fit(x, y, xv, yv)(xt), yt)
+                    predict = fit(x, y, xv, yv)
+                    plain = nm(predict(xt), yt)
                     line = f"  {name:6s} sigma {sigma:3.1f} ctx {ctx}  {kind:5s} {plain:6.1f}"
+                    for ps in [float(v) for v in a.pred_sigmas.split(",") if v]:
+                        track = np.concatenate([  # every frame of the clip, then its test frames
+                            lowpass(predict(sm[c.clip_id]).reshape(len(sm[c.clip_id]), -1),
+                                    ps)[fr["test"][c.clip_id]] for c in side["test"]])
+                        line += f"  track sigma {ps:g} {nm(track, yt):6.1f}"
                     if flip is not None:
                         pred = fit(*flip[:4])
                         pa = pred(xt).reshape(yt.shape)

@@ -54,6 +54,10 @@ class ModelConfig:
     # as the refinement does). Not in the paper: z_ti, constant within a clip and pushed
     # apart between clips, can be met by the crop's background alone.
     ti_input: str = "crop"
+    # What the z_ti head reads of the small encoder's flattened map: the same as z_tv
+    # ("same"), or the map averaged over its 4x4 positions ("avg", as the paper's pooled
+    # ResNet gives it): appearance should not depend on where a limb is in the crop.
+    ti_pool: str = "same"
 
     @classmethod
     def profile(cls, name: str) -> ModelConfig:
@@ -198,5 +202,6 @@ class RunConfig:
         model = dict(d["model"])
         model.setdefault("box_refine_steps", 0)  # runs from before the refinement: as trained
         model.setdefault("ti_input", "crop")
+        model.setdefault("ti_pool", "same")
         return cls(model=build(ModelConfig, model), train=build(TrainConfig, d["train"]),
                    profile=d.get("profile", "cpu"))

@@ -21,11 +21,12 @@ def _conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
                          norm(c_out), nn.ReLU(inplace=True))
 
 
-def _trunk(cfg: ModelConfig) -> tuple[nn.Module, int]:
+def _trunk(cfg: ModelConfig) -> tuple[nn.Module, int, int]:
+    """-> trunk, its output width, and the channels of its last map (the pooled width)."""
     if cfg.encoder == "resnet50":  # the paper's encoder; weights never downloaded
         net = torchvision.models.resnet50(weights=None)
         net.fc = nn.Identity()
-        return net, 2048
+        return net, 2048, 2048
     if cfg.encoder != "small":
         raise ValueError(f"unknown encoder {cfg.encoder!r} (small|resnet50)")
     w = cfg.encoder_width
@@ -35,10 +36,10 @@ def _trunk(cfg: ModelConfig) -> tuple[nn.Module, int]:
         _conv_block(2 * w, 4 * w, 2), _conv_block(4 * w, 4 * w, 2),
     )
     if cfg.encoder_pool == "flatten":  # (B, 4w, 4, 4) -> (B, 64w): spatial layout kept
-        return nn.Sequential(*net, nn.AdaptiveAvgPool2d(4), nn.Flatten()), 4 * w * 16
+        return nn.Sequential(*net, nn.AdaptiveAvgPool2d(4), nn.Flatten()), 4 * w * 16, 4 * w
     if cfg.encoder_pool != "avg":
         raise ValueError(f"unknown encoder_pool {cfg.encoder_pool!r} (flatten|avg)")
-    return nn.Sequential(*net, nn.AdaptiveAvgPool2d(1), nn.Flatten()), 4 * w
+    return nn.Sequential(*net, nn.AdaptiveAvgPool2d(1), nn.Flatten()), 4 * w, 4 * w
 
 
 class SplitEncoder(nn.Module):
@@ -46,15 +47,24 @@ class SplitEncoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.trunk, dim = _trunk(cfg)
+        self.trunk, dim, channels = _trunk(cfg)
+        if cfg.ti_pool not in ("same", "avg"):
+            raise ValueError(f"unknown ti_pool {cfg.ti_pool!r} (same|avg)")
+        # "avg" on a flattened map: z_ti reads the map averaged over its positions.
+        self.ti_avg = cfg.ti_pool == "avg" and dim != channels
+        self.channels = channels
         self.tv_head = nn.Linear(dim, cfg.z_tv)
-        self.ti_head = nn.Linear(dim, cfg.z_ti)
+        self.ti_head = nn.Linear(channels if self.ti_avg else dim, cfg.z_ti)
 
     def forward(self, crops: Tensor, part: str = "both") -> tuple[Tensor | None, Tensor | None]:
         """(B, 3, h, w) crops in [0, 1] -> z_tv (B, z_tv), z_ti (B, z_ti)."""
         h = self.trunk(crops * 2 - 1)  # (B, dim)
         z_tv = self.tv_head(h) if part in ("both", "tv") else None
-        z_ti = self.ti_head(h) if part in ("both", "ti") else None
+        if part in ("both", "ti"):
+            h_ti = h.view(len(h), self.channels, -1).mean(-1) if self.ti_avg else h  # (B, C)
+            z_ti = self.ti_head(h_ti)
+        else:
+            z_ti = None
         return z_tv, z_ti
 
 

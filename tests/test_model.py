@@ -348,3 +348,22 @@ def test_build_loaded_gives_the_same_model_without_initialising_it(tmp_path) -> 
     with pytest.raises(RuntimeError, match="Missing key"):
         build_loaded(lambda: TemporalPoseModel(TINY, get_variant("ours")),
                      {k: v for k, v in state.items() if not k.startswith("decoder.")})
+
+
+def test_ti_pool_avg_reads_z_ti_off_the_map_averaged_over_positions() -> None:
+    from models.networks import SplitEncoder
+    torch.manual_seed(0)
+    enc = SplitEncoder(replace(TINY, encoder_pool="flatten", ti_pool="avg")).eval()
+    crops = torch.rand(3, 3, TINY.crop_size, TINY.crop_size)
+    z_tv, z_ti = enc(crops)
+    h = enc.trunk(crops * 2 - 1)  # (B, C * 16)
+    assert enc.ti_head.in_features == enc.channels < h.shape[1] == enc.tv_head.in_features
+    pooled = h.view(3, enc.channels, 16).mean(-1)  # (B, C)
+    assert torch.allclose(z_ti, enc.ti_head(pooled))
+    assert torch.allclose(z_tv, enc.tv_head(h))
+    # A crop mirrored left to right moves every limb but keeps the appearance: the
+    # pooled z_ti changes far less than the position-keeping z_tv.
+    z_tv2, z_ti2 = enc(crops.flip(-1))
+    assert (z_ti2 - z_ti).norm() / z_ti.norm() < 0.5 * (z_tv2 - z_tv).norm() / z_tv.norm()
+    with pytest.raises(ValueError, match="ti_pool"):
+        SplitEncoder(replace(TINY, ti_pool="max"))
