@@ -155,6 +155,9 @@ class TrainConfig:
     # The full-frame term stays for the detector. 0: the full-frame term alone.
     w_crop_recon: float = 1.0
     crop_fg_weight: float = 5.0
+    # The decoder's RGB against the crop on the athlete's pixels only (models/model.py
+    # foreground_colour_mse); not in the paper. 0: off.
+    w_fg_colour: float = 0.0
     # The track terms are satisfied by a box that never moves, so they must not outweigh
     # the pull towards the athlete while tracking is still noisy (at 20/1/10 the box
     # froze: tracking error 0.14 vs 0.10 of the frame height after 400 steps).

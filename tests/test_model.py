@@ -367,3 +367,32 @@ def test_ti_pool_avg_reads_z_ti_off_the_map_averaged_over_positions() -> None:
     assert (z_ti2 - z_ti).norm() / z_ti.norm() < 0.5 * (z_tv2 - z_tv).norm() / z_tv.norm()
     with pytest.raises(ValueError, match="ti_pool"):
         SplitEncoder(replace(TINY, ti_pool="max"))
+
+
+def test_foreground_colour_mse_judges_only_the_athletes_pixels() -> None:
+    from models.model import foreground_colour_mse
+    bg = torch.full((1, 3, 8, 8), 0.5)
+    target = bg.clone()
+    target[:, :, 2:4, 2:4] = torch.tensor([0.9, 0.1, 0.1])[:, None, None]  # the athlete
+    wrong_bg = target.clone()
+    wrong_bg[:, :, 6:, 6:] = 0.0  # only background pixels differ
+    assert foreground_colour_mse(wrong_bg, target, bg, 0.1) == 0
+    dark = target.clone()
+    dark[:, :, 2:4, 2:4] = 0.0  # a dark silhouette in the right place
+    assert torch.isclose(foreground_colour_mse(dark, target, bg, 0.1),
+                         torch.tensor((0.81 + 0.01 + 0.01) / 3))
+    with pytest.raises(ValueError, match="shapes differ"):
+        foreground_colour_mse(dark[:, :, :4], target, bg, 0.1)
+
+
+def test_the_foreground_colour_term_trains_the_decoder_only_when_asked() -> None:
+    torch.manual_seed(0)
+    model = TemporalPoseModel(TINY, get_variant("ours"))
+    _, off, _ = model.losses(_batch("contrastive"), 2, TrainConfig(), ReconstructionLoss())
+    assert "fg_colour" not in off
+    tc = TrainConfig(w_fg_colour=1.0, w_recon=0.0, w_contrastive=0.0, w_ti_far=0.0,
+                     w_cover=0.0, w_box_prior=0.0, w_box_extent=0.0)
+    total, terms, _ = model.losses(_batch("contrastive"), 2, tc, ReconstructionLoss())
+    assert terms["fg_colour"] > 0
+    total.backward()
+    assert model.decoder.out.weight.grad.abs().sum() > 0
