@@ -31,6 +31,7 @@ from tempose_cli.core.labels import PoseTrack
 from tempose_cli.pose import biomech as bm
 from tempose_cli.pose.flight import G, Parabola, detect_flight, fit_parabola, flight_tolerance
 from tempose_cli.pose.flight import metres_per_pixel as mpp_from_curvature
+from tempose_cli.pose.rotation import one_way_in_flight
 
 
 @dataclass
@@ -40,6 +41,8 @@ class DiveAnalysis:
     fps: float | None
     angles: dict[str, np.ndarray] = field(default_factory=dict)  # (T,) degrees each
     somersault_deg: np.ndarray | None = None  # (T,) 0 = upright, + forward
+    # (T,) flight frames whose trunk angle the one-way rotation overruled (rotation.py)
+    somersault_replaced: np.ndarray | None = None
     cg3d: np.ndarray | None = None  # (T, 3) in the joints' frame, metres
     cg_uv: np.ndarray | None = None  # (T, 2) pixels
     height: np.ndarray | None = None  # (T,) CG height above take-off, in height_unit
@@ -153,6 +156,9 @@ def analyze_dive(track: PoseTrack, fps: float | None, *, K: np.ndarray | None = 
     if j3d is not None and _has_trunk(j3d[:end + 1]):
         axis = bm.somersault_axis(j3d[:end + 1])  # up to entry: not the water's chaos
         res.somersault_deg = bm.somersault_angle(j3d, up, axis)
+        if res.flight:  # in the air the rotation goes one way (pose/rotation.py)
+            res.somersault_deg, res.somersault_replaced = one_way_in_flight(
+                res.somersault_deg, res.flight.start, res.flight.end, fps)
     res.summary = dive_summary(res, j3d, up, code, g, up_known=R is not None)
     return res
 
@@ -165,7 +171,10 @@ def dive_summary(res: DiveAnalysis, j3d: np.ndarray | None, up: np.ndarray, code
     frame shorter than the time the CG takes to reach the water.
     Somersaults are counted from upright, as the dive tables do, not from the take-off
     frame (divers leave the board already leaning into the rotation): |angle at the
-    last flight frame| / 360, read off the track unwrapped from its first frame.
+    last flight frame| / 360, read off the track unwrapped from its first frame, and
+    through the flight read as a rotation that goes one way (``rotation.py``; the
+    flight frames whose own angle it overruled are counted in
+    somersault_frames_overruled).
     Highest CG point: the fitted parabola's maximum over the flight, above its value
     at the first flight frame. Tightest hip / knee: the largest flexion of the
     left-right mean over the flight.
@@ -209,6 +218,8 @@ def dive_summary(res: DiveAnalysis, j3d: np.ndarray | None, up: np.ndarray, code
         out["rotation"] = "forward" if turn > 0 else "backward"
     else:
         out |= {"somersaults": None, "somersaults_nearest_half": None, "rotation": None}
+    rep = res.somersault_replaced
+    out["somersault_frames_overruled"] = None if rep is None else int(rep.sum())
     for joint in ("hip", "knee"):
         a = [res.angles.get(f"{joint}_flexion_{side}") for side in ("l", "r")]
         if a[0] is None:
