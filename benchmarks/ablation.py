@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--regressor", default=FIT_REGRESSOR, help="knn | mlp | resmlp")
     ap.add_argument("--context", type=int, default=FIT_CONTEXT,
                     help="fits see the features of the frames D before and after too")
+    ap.add_argument("--no-track", action="store_true",
+                    help="knn frame by frame, not each clip as a track")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
@@ -80,12 +82,13 @@ def main() -> None:
     rows = run_ablation(sessions, ws, variants=variants, baselines=baselines,
                         fractions=fractions, split=args.split, steps=args.steps,
                         seed=args.seed, device=args.device, say=say, fit_steps=args.fit_steps,
-                        regressor=args.regressor, context=args.context)
+                        regressor=args.regressor, context=args.context,
+                        track=not args.no_track)
     meta = Meta(command=" ".join(shlex.quote(a) for a in ["benchmarks/ablation.py",
                                                           *sys.argv[1:]]),
                 seconds=time.perf_counter() - t_start, split=args.split, steps=args.steps,
                 device=str(resolve_device(args.device)), regressor=args.regressor,
-                context=args.context)
+                context=args.context, track=not args.no_track and args.regressor == "knn")
     files = write_outputs(rows, Path(args.out), meta)
     print(files["md"].read_text())
     say(f"wrote {', '.join(str(p) for p in files.values())}")

@@ -136,7 +136,35 @@ def knn_val(x, y, xv, yv):  # noqa: ANN001, ANN201
     def predict(z: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return reg(torch.from_numpy(z).float()).double().numpy()
+    predict.reg = reg  # for --viterbi
     return predict
+
+
+def viterbi_track(reg, z: np.ndarray, lam: float, k: int = 10) -> np.ndarray:  # noqa: ANN001
+    """(T, D) one clip's features -> (T, J*3): one of each frame's k nearest labelled
+    poses, the sequence minimising the feature distances (over their clip median) plus
+    lam x the MPJPE between consecutive chosen poses (in units of 0.1 m)."""
+    with torch.no_grad():
+        h = (torch.from_numpy(z).float() - reg.x_mean) / reg.x_std  # (T, D)
+        dist, idx = torch.cdist(h, reg.bank_x).topk(min(k, len(reg.bank_x)), dim=1,
+                                                     largest=False)  # (T, k)
+        poses = reg.bank_y[idx].double().numpy()  # (T, k, J*3)
+    e = dist.double().numpy()
+    e = e / max(float(np.median(e[:, 0])), 1e-9)  # (T, k)
+    T, kk, _ = poses.shape
+    p = poses.reshape(T, kk, -1, 3)  # (T, k, J, 3)
+    cost = e[0].copy()
+    back = np.zeros((T, kk), int)
+    for t in range(1, T):
+        trans = np.linalg.norm(p[t - 1][:, None] - p[t][None], axis=-1).mean(-1) / 0.1
+        tot = cost[:, None] + lam * trans  # (k prev, k now)
+        back[t] = tot.argmin(0)
+        cost = tot.min(0) + e[t]
+    path = np.zeros(T, int)
+    path[-1] = int(cost.argmin())
+    for t in range(T - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return poses[np.arange(T), path]  # (T, J*3)
 
 
 def mlp_fit(a, device, over, x, y, xv, yv):  # noqa: ANN001, ANN201
@@ -173,6 +201,10 @@ def main() -> None:
     ap.add_argument("--pred-sigmas", default="",
                     help="also the predicted track of each test clip low-passed along time "
                          "(Gaussian, sigma in frames) before scoring, e.g. 1,2")
+    ap.add_argument("--viterbi", default="",
+                    help="knn only: also each test clip's track as the sequence of one of "
+                         "each frame's 10 nearest labelled poses that is cheapest in feature "
+                         "distance + LAM x the pose change between frames, e.g. 0.3,1,3")
     a = ap.parse_args()
     over = {k: ast.literal_eval(v) for k, v in (i.split("=", 1) for i in a.mlp_set)}
     ws = Workspace.from_options(a.home)
@@ -242,6 +274,11 @@ def main() -> None:
                             lowpass(predict(sm[c.clip_id]).reshape(len(sm[c.clip_id]), -1),
                                     ps)[fr["test"][c.clip_id]] for c in side["test"]])
                         line += f"  track sigma {ps:g} {nm(track, yt):6.1f}"
+                    for lam in [float(v) for v in a.viterbi.split(",") if v and kind == "knn"]:
+                        track = np.concatenate([
+                            viterbi_track(predict.reg, sm[c.clip_id], lam)[fr["test"][c.clip_id]]
+                            for c in side["test"]])
+                        line += f"  viterbi {lam:g} {nm(track, yt):6.1f}"
                     if flip is not None:
                         pred = fit(*flip[:4])
                         pa = pred(xt).reshape(yt.shape)

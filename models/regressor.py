@@ -34,6 +34,12 @@ KINDS = ("mlp", "resmlp", "knn")
 PAPER_WIDTH = {"mlp": 2048, "resmlp": 1024, "knn": 0}
 K_GRID = (1, 3, 5, 10, 20, 40)  # knn: the k tried on the validation clips
 K_DEFAULT = 5  # knn without validation clips
+# knn along a clip: the weight of the pose change between frames tried on the
+# validation clips (0: frame by frame). Measured on the fit stage alone
+# (benchmarks/fit_probe.py --viterbi; benchmarks/RESULTS.md).
+TRACK_LAMS = (0.0, 0.03, 0.1, 0.3)
+TRACK_K = 10  # candidates per frame
+TRACK_POSE_UNIT = 0.1  # metres: the pose change is counted in units of this MPJPE
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,9 @@ class RegressorConfig:
     seed: int = 0
     k: int = 0  # knn: neighbours (0: chosen on validation from K_GRID)
     bank: int = 0  # knn: labelled frames kept (set by the fit; sizes the checkpoint's buffers)
+    # knn along a clip (``KNNRegressor.predict_track``): the weight of the pose change
+    # between consecutive frames; 0: each frame on its own (``forward``).
+    track_lam: float = 0.0
 
     @property
     def width(self) -> int:
@@ -179,6 +188,43 @@ class KNNRegressor(_Standardised):
     def forward(self, x: Tensor) -> Tensor:
         return self.predict_k(x, self.cfg.k or K_DEFAULT)  # (B, J, 3)
 
+    @torch.no_grad()
+    def predict_track(self, x: Tensor, lam: float | None = None) -> Tensor:
+        """(T, D) features of one clip's consecutive frames -> (T, J, 3) poses.
+
+        With ``lam`` (default ``cfg.track_lam``) 0, ``forward``. Otherwise each frame
+        takes one of its TRACK_K nearest labelled poses, the sequence that minimises the
+        feature distances (over the clip's median nearest distance) plus ``lam`` x the
+        MPJPE between consecutive chosen poses (in TRACK_POSE_UNIT), by Viterbi. A
+        frame whose nearest labelled pose comes from another phase of the movement is
+        then outvoted by its neighbours in time, which per-frame retrieval cannot do.
+        """
+        lam = self.cfg.track_lam if lam is None else lam
+        if x.ndim != 2:
+            raise ValueError(f"expected (T, D) features of one clip, got {tuple(x.shape)}")
+        if lam <= 0 or len(x) < 2:
+            return self(x)
+        if not len(self.bank_x):
+            raise ValueError("knn regressor has no labelled frames (fit_bank first)")
+        h = (x - self.x_mean) / self.x_std  # (T, D)
+        dist, idx = torch.cdist(h, self.bank_x).topk(min(TRACK_K, len(self.bank_x)), dim=1,
+                                                     largest=False)  # (T, K)
+        scale = dist[:, 0].median()  # a typical nearest distance; all of them if it is 0
+        emit = dist / (scale if scale > 0 else dist.median()).clamp_min(1e-9)  # (T, K)
+        poses = self.bank_y[idx].view(len(x), idx.shape[1], self.cfg.joints, 3)  # (T, K, J, 3)
+        cost = emit[0]  # (K,)
+        back = torch.zeros(idx.shape, dtype=torch.long, device=idx.device)  # (T, K)
+        for t in range(1, len(x)):
+            change = (poses[t - 1][:, None] - poses[t][None]).norm(dim=-1).mean(-1)  # (K, K)
+            total = cost[:, None] + lam * change / TRACK_POSE_UNIT  # (K prev, K now)
+            cost, back[t] = total.min(0)
+            cost = cost + emit[t]
+        path = torch.zeros(len(x), dtype=torch.long, device=idx.device)
+        path[-1] = cost.argmin()
+        for t in range(len(x) - 1, 0, -1):
+            path[t - 1] = back[t, path[t]]
+        return poses[torch.arange(len(x)), path]  # (T, J, 3)
+
 
 def fit_knn(cfg: RegressorConfig, x: Tensor, y: Tensor, x_val: Tensor, y_val: Tensor
             ) -> tuple[KNNRegressor, float]:
@@ -198,6 +244,25 @@ def fit_knn(cfg: RegressorConfig, x: Tensor, y: Tensor, x_val: Tensor, y_val: Te
     reg.cfg = replace(reg.cfg, k=k)
     val = float(mpjpe_m(reg.predict_k(x_val, k), y_val)) if len(x_val) else float("nan")
     return reg, val
+
+
+def choose_track_lam(reg: KNNRegressor, clips: list[tuple[Tensor, Tensor, Tensor]]
+                     ) -> dict[float, float]:
+    """Set ``reg.cfg.track_lam`` to the weight of TRACK_LAMS with the lowest validation
+    N-MPJPE; returns {lam: N-MPJPE (mm)}. ``clips``: per validation clip, the (T, D)
+    features of all its frames, the (N,) indices of its labelled frames and their
+    (N, J, 3) poses (the track needs every frame, the score only the labelled ones).
+    Without validation clips the weight stays 0."""
+    if not clips:
+        reg.cfg = replace(reg.cfg, track_lam=0.0)
+        return {}
+    truth = torch.cat([y for _, _, y in clips]).detach().cpu().double().numpy()
+    scores = {}
+    for lam in TRACK_LAMS:
+        pred = torch.cat([reg.predict_track(x, lam)[f] for x, f, _ in clips])
+        scores[lam] = 1000.0 * n_mpjpe(pred.detach().cpu().double().numpy(), truth)
+    reg.cfg = replace(reg.cfg, track_lam=min(scores, key=scores.get))
+    return scores
 
 
 def mpjpe_m(pred: Tensor, true: Tensor) -> Tensor:

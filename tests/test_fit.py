@@ -270,6 +270,27 @@ def test_knn_fit_is_recorded_and_re_evaluated_from_its_checkpoint(home) -> None:
     assert rec["mpjpe"] < 1.5 * mlp["mpjpe"], (rec["mpjpe"], mlp["mpjpe"])
 
 
+def test_knn_track_is_the_default_recorded_and_re_evaluated(home) -> None:
+    h = home["home"]
+    rec = ok(h, "fit", "--run", home["synthetic"], "--split", "diver", "--every", "3", *SMALL)
+    with sessions(h).begin() as s:
+        fit = s.get(Run, rec["fit"])
+        cfg = fit.config
+    assert cfg["regressor"] == "knn" and cfg["options"]["track"] is True
+    assert cfg["net"]["track_lam"] in (0.0, 0.03, 0.1, 0.3)  # chosen on validation
+    again = ok(h, "evaluate", rec["fit"], "--device", "cpu")
+    assert again["n_mpjpe"] == pytest.approx(rec["n_mpjpe"], rel=1e-6)
+    flat = ok(h, "fit", "--run", home["synthetic"], "--split", "diver", "--every", "3",
+              "--no-track", *SMALL)
+    with sessions(h).begin() as s:
+        assert s.get(Run, flat["fit"]).config["options"]["track"] is False
+    if cfg["net"]["track_lam"] == 0.0:  # the weight 0 is frame by frame
+        assert flat["n_mpjpe"] == pytest.approx(rec["n_mpjpe"], rel=1e-6)
+    res = tempose(h, "fit", "--run", home["synthetic"], "--regressor", "mlp", "--track",
+                  *SMALL, json_out=False)
+    assert res.exit_code == 2 and "--track needs --regressor knn" in res.output
+
+
 @pytest.mark.parametrize("args, message", [
     (["--regressor", "knn"], "knn has no gradient"),
     (["--context", "2"], "--context needs frozen features"),

@@ -1,5 +1,6 @@
 """Pose regressors and their training loop (models/regressor.py)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -142,3 +143,51 @@ def test_knn_chooses_k_on_validation_and_round_trips_through_its_config() -> Non
     again = build_regressor(RegressorConfig.from_dict(reg.cfg.to_dict()))
     again.load_state_dict(reg.state_dict())  # the config sizes the bank's buffers
     assert torch.equal(again(xv), reg(xv))
+
+
+def _circle_bank(n: int = 60):  # noqa: ANN202
+    """Labelled frames along a movement, features and poses both around a circle, and
+    one impostor: a frame that looks like phase 15 but has the pose of phase 45."""
+    a = torch.linspace(0, 2 * np.pi, n + 1)[:-1]  # (N,)
+    x = torch.stack([torch.cos(a), torch.sin(a)], 1)  # (N, 2)
+    y = torch.zeros(n, 14, 3)
+    y[:, :, 0], y[:, :, 1] = torch.cos(a)[:, None], torch.sin(a)[:, None]  # metres
+    x = torch.cat([x, x[15:16] + torch.tensor([[0.02, 0.0]])])  # (N + 1, 2)
+    y = torch.cat([y, y[45:46]])
+    return x, y
+
+
+def _clip(x: torch.Tensor, a: int, b: int, bad: list[int]) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    clip = x[a:b] + 0.003 * torch.randn(b - a, 2, generator=gen)  # (T, 2)
+    for t in bad:  # nearer the impostor than its own phase
+        clip[t] = x[a + t] + torch.tensor([0.015, 0.0])
+    return clip
+
+
+def test_knn_track_outvotes_a_frame_from_another_phase() -> None:
+    from models.regressor import fit_knn
+
+    x, y = _circle_bank()
+    reg, _ = fit_knn(RegressorConfig(kind="knn", in_dim=2, k=1), x, y, x[:0], y[:0])
+    clip = _clip(x, 10, 20, [5])  # ten consecutive phases; frame 5 is phase 15
+    assert torch.equal(reg.predict_track(clip, 0.0), reg(clip))  # weight 0: frame by frame
+    assert torch.allclose(reg(clip)[5], y[45])  # per frame: the impostor's pose
+    track = reg.predict_track(clip, 0.3)
+    assert torch.allclose(track, y[10:20])  # along the clip: every frame its own phase
+    with pytest.raises(ValueError, match="one clip"):
+        reg.predict_track(clip[None])
+
+
+def test_knn_track_weight_is_chosen_on_validation() -> None:
+    from models.regressor import TRACK_LAMS, choose_track_lam, fit_knn
+
+    x, y = _circle_bank()
+    reg, _ = fit_knn(RegressorConfig(kind="knn", in_dim=2, k=1), x, y, x[:0], y[:0])
+    scores = choose_track_lam(reg, [(_clip(x, 10, 30, [5]), torch.arange(20), y[10:30])])
+    assert set(scores) == set(TRACK_LAMS) and reg.cfg.track_lam > 0
+    assert scores[reg.cfg.track_lam] == min(scores.values()) < scores[0.0]
+    assert choose_track_lam(reg, []) == {} and reg.cfg.track_lam == 0.0
+    # Nothing to outvote: every weight gives each frame its own phase.
+    scores = choose_track_lam(reg, [(_clip(x, 30, 40, []), torch.arange(10), y[30:40])])
+    assert max(scores.values()) < 1e-3

@@ -14,6 +14,7 @@ from tempose_cli.pipeline.ablation_names import (
     BASELINES,
     FIT_CONTEXT,
     FIT_REGRESSOR,
+    FIT_TRACK,
     FRACTIONS,
     METRIC_NAMES,
     REGRESSORS,
@@ -48,6 +49,9 @@ def ablation(
     context: int = typer.Option(FIT_CONTEXT, help="Fits also see the features of the "
                                 "frames D before and after each frame (not scratch, which "
                                 "encodes one frame at a time)."),
+    track: bool = typer.Option(FIT_TRACK, "--track/--no-track", help="knn: read each clip "
+                               "as a track of labelled frames, the pose change between "
+                               "frames weighed in (its weight chosen on validation)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
 ) -> None:
     """The paper's Table V / Fig. 8 on the catalogued labelled clips: train each variant
@@ -77,7 +81,7 @@ def ablation(
     req = make_request(parse_names(variants, TABLE_V, "variant"),
                        parse_names(baselines, BASELINES, "baseline"),
                        parse_fractions(fractions), split, steps, seed, sport, fit_steps, hidden,
-                       regressor, context)
+                       regressor, context, track)
     sessions = st.sessions()
     check_data(sessions, req)  # no labelled clips: stop before training anything
     say = (lambda m: None) if st.json else (lambda m: st.console.print(m, highlight=False))
@@ -93,11 +97,11 @@ def ablation(
                             split=req.split, steps=req.steps, seed=req.seed, device=device,
                             say=say, sport=req.sport, fit_steps=req.fit_steps,
                             hidden=req.hidden, regressor=req.regressor,
-                            context=req.context, progress=tick)
+                            context=req.context, track=req.track, progress=tick)
     seconds = time.perf_counter() - t0
     meta = Meta(command=_command(ctx), seconds=seconds, split=req.split, steps=req.steps,
                 device=str(resolve_device(device)), sport=req.sport, regressor=req.regressor,
-                context=req.context)
+                context=req.context, track=req.track)
     files = write_outputs(rows, out, meta)
     if st.json:
         st.emit(with_ratios(rows))

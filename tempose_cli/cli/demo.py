@@ -9,7 +9,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from tempose_cli.cli.context import app, progress_bar, state
-from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR
+from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR, FIT_TRACK
 
 FRACTIONS = (0.2, 0.05)  # label fractions the demo fits (every 5th and every 20th frame)
 
@@ -91,7 +91,7 @@ def demo(
     results = []
     for fraction in FRACTIONS:
         opts = FitOptions(split="diver", every=every_from(fraction=fraction), seed=seed,
-                          regressor=FIT_REGRESSOR, context=FIT_CONTEXT)
+                          regressor=FIT_REGRESSOR, context=FIT_CONTEXT, track=FIT_TRACK)
         with bar() as b:
             task = b.add_task(f"4/6 fit, fraction {fraction:g}", total=opts.steps, info="")
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from tempose_cli.cli.context import State, app, progress_bar, runs_app, state
-from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR
+from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR, FIT_TRACK
 
 if TYPE_CHECKING:
     from tempose_cli.learn.fitdata import FitOptions
@@ -21,9 +21,11 @@ METRICS = tuple(METRIC_NAMES)
 
 def _options(split: str, fraction: float | None, every: int | None, regressor: str | None,
              with_2d: bool, steps: int, seed: int, hidden: int | None, lr: float, batch: int,
-             sport: str, mode: str = "frozen", context: int | None = 0) -> FitOptions:
-    """The fit's options; ``regressor`` / ``context`` None: knn on 2 frames either side
-    for frozen features, the MLP on the frame alone for an encoder trained end to end."""
+             sport: str, mode: str = "frozen", context: int | None = 0,
+             track: bool | None = False) -> FitOptions:
+    """The fit's options; ``regressor`` / ``context`` / ``track`` None: knn on 2 frames
+    either side, each clip as a track, for frozen features; the MLP on the frame alone
+    for an encoder trained end to end."""
     from tempose_cli.learn.fitdata import FitOptions
     from tempose_cli.learn.splits import SPLITS, every_from
 
@@ -32,6 +34,10 @@ def _options(split: str, fraction: float | None, every: int | None, regressor: s
         regressor = "mlp" if end_to_end else FIT_REGRESSOR
     if context is None:
         context = 0 if end_to_end else FIT_CONTEXT
+    if track is None:
+        track = FIT_TRACK and regressor == "knn"
+    if track and regressor != "knn":
+        raise typer.BadParameter(f"--track needs --regressor knn, not {regressor}")
 
     if split not in SPLITS:
         raise typer.BadParameter(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -45,7 +51,7 @@ def _options(split: str, fraction: float | None, every: int | None, regressor: s
         raise typer.BadParameter(f"--context must be >= 0, got {context}")
     return FitOptions(split=split, every=k, regressor=regressor, with_2d=with_2d, steps=steps,
                       seed=seed, hidden=hidden, lr=lr, batch=batch, sport=sport, mode=mode,
-                      context=context)
+                      context=context, track=track)
 
 
 def _metrics_line(r: dict) -> str:
@@ -70,6 +76,10 @@ def fit(
     context: int = typer.Option(None, help="Also the features of the frames D before and "
                                 f"after each frame (0: the frame alone; default {FIT_CONTEXT} "
                                 "on frozen features, 0 with --finetune, scratch)."),
+    track: bool = typer.Option(None, "--track/--no-track", help="knn: read each clip as a "
+                               "track of labelled frames, weighing the pose change between "
+                               "frames (its weight chosen on validation, 0 among the "
+                               "choices); default on with knn."),
     finetune: bool = typer.Option(False, "--finetune", help="Train the encoder end to end "
                                   "with the regressor, from the run's weights (Fig. 9)."),
     baseline: str = typer.Option(None, help="Supervised baseline instead: random (frozen "
@@ -100,7 +110,7 @@ def fit(
         raise typer.BadParameter(f"--baseline must be random or scratch, got {baseline!r}")
     mode = "finetune" if finetune else (baseline or "frozen")
     opts = _options(split, fraction, every, regressor, with_2d, steps, seed, hidden, lr, batch,
-                    sport, mode, context)
+                    sport, mode, context, track)
     with progress_bar(st.console, st.json) as bar:
         # knn has no steps: an indeterminate bar rather than one stuck at 0/steps.
         task = bar.add_task(f"fitting {opts.regressor} ({mode}, {split}-split, every "

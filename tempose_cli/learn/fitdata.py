@@ -41,6 +41,10 @@ class FitOptions:
     regressor: str = "mlp"
     with_2d: bool = False
     context: int = 0  # features of the frames this far before and after too (0: none)
+    # knn: each clip predicted as a track (models.regressor.KNNRegressor.predict_track),
+    # its temporal weight chosen on the validation clips (0 among the choices); False:
+    # frame by frame, as every fit recorded before this option.
+    track: bool = False
     steps: int = 2000
     seed: int = 0
     hidden: int | None = None  # None: the paper's width

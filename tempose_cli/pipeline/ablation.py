@@ -39,6 +39,7 @@ from tempose_cli.pipeline.ablation_names import (
     BASELINES,
     FIT_CONTEXT,
     FIT_REGRESSOR,
+    FIT_TRACK,
     METRIC_NAMES,
     REGRESSOR_NAMES,
     REGRESSORS,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 ROW_KEYS = ("row", "kind", "fraction", "every", "train_frames", "test_frames", "mpjpe",
             "n_mpjpe", "p_mpjpe", "fit", "run", "mean_pose_kept", "detector_from", "regressor",
-            "context")
+            "context", "track")
 MM = 1000.0  # labels are metres, metrics millimetres (as tempose_cli/evaluate.py)
 
 Say = Callable[[str], None]
@@ -113,6 +114,7 @@ class Request:
     hidden: int | None
     regressor: str = "mlp"
     context: int = 0
+    track: bool = False  # knn: each clip as a track (FitOptions.track)
 
     @property
     def detector_from(self) -> str | None:
@@ -122,7 +124,8 @@ class Request:
 def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: Sequence[float],
                  split: str, steps: int | None, seed: int, sport: str = "dive",
                  fit_steps: int = 2000, hidden: int | None = None,
-                 regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT) -> Request:
+                 regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
+                 track: bool = FIT_TRACK) -> Request:
     """Validate everything that can be checked before any work (one-line errors)."""
     bad = [v for v in variants if v not in TABLE_V]
     if bad:
@@ -153,7 +156,7 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
     if fit_steps < 0:
         raise TemposeError(f"--fit-steps must be >= 0, got {fit_steps}")
     req = Request(tuple(variants), tuple(baselines), tuple(everies), split, steps, seed, sport,
-                  fit_steps, hidden, regressor, context)
+                  fit_steps, hidden, regressor, context, track and regressor == "knn")
     if {"random", "scratch"} & set(baselines) and req.detector_from is None:
         raise TemposeError("the random and scratch baselines crop with a trained detector: "
                            "add a variant with one to --variants (e.g. ours)")
@@ -183,7 +186,8 @@ def fit_options(req: Request, every: int, mode: str) -> FitOptions:
     regressor = "mlp" if scratch and req.regressor == "knn" else req.regressor
     return FitOptions(split=req.split, every=every, mode=mode, seed=req.seed, sport=req.sport,
                       steps=req.fit_steps, hidden=req.hidden, regressor=regressor,
-                      context=0 if scratch else req.context)
+                      context=0 if scratch else req.context,
+                      track=req.track and regressor == "knn")
 
 
 def mean_pose_row(sessions: sessionmaker[Session], ws: Workspace, opts: FitOptions) -> dict:
@@ -228,14 +232,14 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
                  device: str | torch.device = "auto", say: Say = lambda m: None,
                  sport: str = "dive", fit_steps: int = 2000, hidden: int | None = None,
                  regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
-                 progress: Progress | None = None) -> list[dict]:
+                 track: bool = FIT_TRACK, progress: Progress | None = None) -> list[dict]:
     """Train (or reuse), extract, fit and evaluate every row; returns one dict per row
     and label fraction, variants first, then baselines, in the order asked."""
     from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.chain import ensure_features, ensure_fit, ensure_train, fit_result
 
     req = make_request(variants, baselines, fractions, split, steps, seed, sport, fit_steps,
-                       hidden, regressor, context)
+                       hidden, regressor, context, track)
     check_data(sessions, req)
     dev = device if not isinstance(device, str) else resolve_device(device)
     device_name = str(dev) if not isinstance(device, str) else device
@@ -306,7 +310,8 @@ def _row(name: str, kind: str, opts: FitOptions, res: dict, fit_id: int | None,
             "mpjpe": res["mpjpe"], "n_mpjpe": res["n_mpjpe"], "p_mpjpe": res["p_mpjpe"],
             "fit": fit_id, "run": run_id, "mean_pose_kept": kept, "detector_from": detector,
             "regressor": opts.regressor if fit_id is not None else None,
-            "context": opts.context if fit_id is not None else None}
+            "context": opts.context if fit_id is not None else None,
+            "track": opts.track if fit_id is not None else None}
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -360,6 +365,7 @@ class Meta:
     sport: str = "dive"
     regressor: str = "mlp"
     context: int = 0
+    track: bool = False
 
     def machine(self) -> str:
         import torch
@@ -386,6 +392,8 @@ def markdown(rows: list[dict], meta: Meta) -> str:
         f"{REGRESSOR_NAMES[meta.regressor]}"
         + (f", on each frame's features and those {meta.context} frames before and after"
            if meta.context else "")
+        + (", each clip read as a track (the pose change between frames weighed in)"
+           if meta.track else "")
         + (" (`scratch`: the MLP on the frame alone, trained end to end)"
            if meta.regressor == "knn" or meta.context else ""),
     ]

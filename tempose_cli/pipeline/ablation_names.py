@@ -16,4 +16,9 @@ REGRESSORS = tuple(REGRESSOR_NAMES)
 # Encoders trained through the regressor (scratch, finetune) keep the MLP on the frame
 # alone.
 FIT_REGRESSOR, FIT_CONTEXT = "knn", 2
+# ... and each clip read as a track of labelled frames (the pose change between frames
+# weighed in, its weight chosen on validation; models.regressor.KNNRegressor.
+# predict_track). On the fit stage alone (benchmarks/fit_probe.py --viterbi, seeds 16
+# and 18) it lowered `ours` by 5-18% at every fraction (benchmarks/RESULTS.md).
+FIT_TRACK = True
 METRIC_NAMES = {"mpjpe": "MPJPE", "n_mpjpe": "N-MPJPE", "p_mpjpe": "P-MPJPE"}

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from models.metrics import METRICS
 from store.schema import Evaluation, Run
-from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR
+from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR, FIT_TRACK
 
 BASELINES = {"random": "baseline: random encoder", "scratch": "baseline: from scratch"}
 
@@ -26,6 +26,8 @@ def row_label(run: Run, ev: Evaluation) -> str:
         extras.append(d.get("regressor", "mlp"))
     if d.get("context", 0) != default_context:
         extras.append(f"context {d.get('context', 0)}")
+    if d.get("regressor") == "knn" and not end_to_end and d.get("track", False) != FIT_TRACK:
+        extras.append("track" if d.get("track") else "frame by frame")
     if d.get("with_2d"):
         extras.append("+2D")
     label = BASELINES.get(mode, run.variant or "?")

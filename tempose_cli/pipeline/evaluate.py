@@ -21,7 +21,7 @@ from models.checkpoint import build_loaded, load_checkpoint
 from models.config import RunConfig
 from models.metrics import METRICS
 from models.model import TemporalPoseModel
-from models.regressor import RegressorConfig, build_regressor
+from models.regressor import KNNRegressor, RegressorConfig, build_regressor
 from models.skeleton import DIVE14
 from models.variants import get_variant
 from store.catalogue import get_clip
@@ -72,6 +72,9 @@ class FitModel:
         are NaN.
         """
         x = self.inputs(src)
+        if tracks(self.regressor):  # along the whole clip, then the frames asked for
+            out = clip_track(self.regressor, x, self.device)
+            return out if frames is None else out[frames]
         if frames is not None:
             x = x[frames]
         out = np.full((len(x), len(DIVE14), 3), np.nan)
@@ -82,6 +85,24 @@ class FitModel:
             xb = torch.from_numpy(x[rows]).float().to(self.device)  # (B, D)
             out[rows] = self.regressor(xb).cpu().double().numpy()  # (B, 14, 3)
         return out
+
+
+def tracks(regressor: nn.Module) -> bool:
+    """Whether the regressor predicts a clip as a track (knn with a temporal weight)."""
+    return isinstance(regressor, KNNRegressor) and regressor.cfg.track_lam > 0
+
+
+@torch.no_grad()
+def clip_track(regressor: KNNRegressor, x: np.ndarray, device: torch.device,
+               lam: float | None = None) -> np.ndarray:
+    """(T, 14, 3) ``KNNRegressor.predict_track`` over a clip's (T, D) inputs; rows with
+    incomplete input are NaN and skipped (the track joins the frames either side)."""
+    out = np.full((len(x), len(DIVE14), 3), np.nan)
+    ok = np.flatnonzero(np.isfinite(x).all(1))
+    if len(ok):
+        xb = torch.from_numpy(x[ok]).float().to(device)  # (T', D)
+        out[ok] = regressor.predict_track(xb, lam).cpu().double().numpy()  # (T', 14, 3)
+    return out
 
 
 def side_predictions(model: FitModel, sources: list[ClipSource],
@@ -221,5 +242,5 @@ def side_frames(sources: list[ClipSource], opts: FitOptions, every: int) -> dict
 
 def evaluation_details(opts: FitOptions, summary: dict) -> dict:
     return {"mode": opts.mode, "regressor": opts.regressor, "with_2d": opts.with_2d,
-            "context": opts.context, "every": opts.every, "units": "mm",
+            "context": opts.context, "track": opts.track, "every": opts.every, "units": "mm",
             "per_joint": summary["per_joint"], "per_clip": summary["per_clip"]}

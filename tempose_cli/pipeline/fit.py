@@ -27,6 +27,7 @@ from models.regressor import (
     LoopResult,
     RegressorConfig,
     build_regressor,
+    choose_track_lam,
     fit_knn,
     pose_loss,
     train_loop,
@@ -79,6 +80,18 @@ def new_regressor(cfg: RegressorConfig, x: torch.Tensor, y: torch.Tensor) -> tor
         reg = build_regressor(cfg)
     reg.fit_normalisation(x, y)
     return reg
+
+
+def track_rows(x: np.ndarray, frames: np.ndarray, targets: np.ndarray, device: torch.device
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One validation clip for ``choose_track_lam``: the (T', D) rows with complete input
+    (as ``evaluate.clip_track`` reads the clip), the labelled frames' positions among
+    them and their (N, 14, 3) poses."""
+    ok = np.isfinite(x).all(1)
+    at = np.cumsum(ok) - 1  # row of each frame among the complete ones
+    f = frames[ok[frames]]
+    return (torch.from_numpy(x[ok]).float().to(device), torch.from_numpy(at[f]),
+            torch.from_numpy(targets[f]).float().to(device))
 
 
 def fit_arrays(cfg: RegressorConfig, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor,
@@ -151,6 +164,9 @@ def fit_core(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: 
     if opts.context and opts.mode in ("finetune", "scratch"):
         raise TemposeError(f"{opts.mode} encodes one frame at a time: --context needs "
                            "frozen features (the run's, or --baseline random)")
+    if opts.track and opts.regressor != "knn":
+        raise TemposeError(f"--track reads a clip as a sequence of labelled frames: it needs "
+                           f"--regressor knn, not {opts.regressor}")
     if opts.regressor == "knn" and opts.mode in ("finetune", "scratch"):
         raise TemposeError(f"{opts.mode} trains the encoder through the regressor: use "
                            "--regressor mlp or resmlp (knn has no gradient)")
@@ -202,6 +218,13 @@ def fit_core(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: 
                                            generator, progress)
     else:
         reg, optimizer, loop = fit_arrays(cfg, x, y, x_val, y_val, device, generator, progress)
+        if opts.track:
+            scores = choose_track_lam(reg, [track_rows(feats[s.clip_id], frames["val"][s.clip_id],
+                                                       s.targets(), device)
+                                            for s in side["val"] if len(frames["val"][s.clip_id])])
+            log("track weight on validation (N-MPJPE mm): " + ", ".join(
+                f"{lam:g}: {v:.1f}" for lam, v in scores.items())
+                + f"; kept {reg.cfg.track_lam:g}")
     seconds = time.perf_counter() - t0
     model = FitModel(opts, reg, pose_model, tr["id"], tr["dir"], device)
     pred, true, clip_ids, _ = side_predictions(model, side["test"], frames["test"])
