@@ -18,7 +18,7 @@ REGRESSORS = tuple(REGRESSOR_NAMES)
 FIT_REGRESSOR, FIT_CONTEXT = "knn", 2
 # ... and each clip read as a track of labelled frames (the pose change between frames
 # weighed in, its weight chosen on validation; models.regressor.KNNRegressor.
-# predict_track). On the fit stage alone (benchmarks/fit_probe.py --viterbi, seeds 16
-# and 18) it lowered `ours` by 5-18% at every fraction (benchmarks/RESULTS.md).
+# predict_track). On seeds 16 and 18 (never tuned on) it lowered `ours` by 4-13% at
+# fractions 1 and 0.2 and by 0-7% at 0.05 (benchmarks/RESULTS.md).
 FIT_TRACK = True
 METRIC_NAMES = {"mpjpe": "MPJPE", "n_mpjpe": "N-MPJPE", "p_mpjpe": "P-MPJPE"}
