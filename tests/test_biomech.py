@@ -182,6 +182,8 @@ def test_somersaults_match_the_dive_code(dives, code):
         group = int(code[0])
         assert s["rotation"] == ("forward" if group in (1, 4) else "backward")
     assert np.abs(np.diff(a.somersault_deg)).max() < 180
+    if not code.startswith("5"):  # a true track turns one way: no frame is overruled
+        assert s["somersault_frames_overruled"] == 0
     # The flight: take-off within a frame or two, entry = the clip's last frame.
     assert abs(s["flight_start_frame"] - d.takeoff_frame) <= 2
     assert abs(s["flight_end_frame"] - d.entry_frame) <= 1
