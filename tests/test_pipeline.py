@@ -41,6 +41,16 @@ def test_train_runs_match_on_the_whole_config(tmp_path: Path) -> None:
         assert done_train_run(s, cfg).id == run_id
         longer = RunConfig(cfg.model, replace(cfg.train, steps=cfg.train.steps + 1), cfg.profile)
         assert done_train_run(s, longer) is None
+        # A run recorded before an option existed matches it at its default (it trained
+        # without it); the same option set otherwise does not.
+        run = s.get(Run, run_id)
+        old = {k: dict(v) if isinstance(v, dict) else v for k, v in run.config.items()}
+        old["train"].pop("w_fg_colour")
+        run.config = old
+        s.flush()
+        assert done_train_run(s, cfg).id == run_id
+        coloured = RunConfig(cfg.model, replace(cfg.train, w_fg_colour=1.0), cfg.profile)
+        assert done_train_run(s, coloured) is None
 
 
 def test_fit_result_reads_the_recorded_fit(tmp_path: Path, one_thread) -> None:

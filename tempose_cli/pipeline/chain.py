@@ -50,11 +50,20 @@ def ensure_dives(sessions: sessionmaker[Session], ws: Workspace, cfg: SynthConfi
     return {"generated": generated, "files": len(files), **counts}
 
 
+def _config_of(run: Run) -> dict | None:
+    try:
+        return RunConfig.from_dict(run.config).to_dict()
+    except (TypeError, ValueError, KeyError):  # a record of a config this code cannot read
+        return None
+
+
 def done_train_run(session: Session, cfg: RunConfig) -> Run | None:
     """The latest finished training run with exactly this configuration."""
     runs = session.scalars(select(Run).where(Run.kind == "train", Run.status == "done")
                            .order_by(Run.id)).all()
-    same = [r for r in runs if r.config == cfg.to_dict()]
+    # Read back through RunConfig, so an option added since (at its default) still matches.
+    want = cfg.to_dict()
+    same = [r for r in runs if r.config and _config_of(r) == want]
     return same[-1] if same else None
 
 
