@@ -140,31 +140,11 @@ def knn_val(x, y, xv, yv):  # noqa: ANN001, ANN201
     return predict
 
 
-def viterbi_track(reg, z: np.ndarray, lam: float, k: int = 10) -> np.ndarray:  # noqa: ANN001
-    """(T, D) one clip's features -> (T, J*3): one of each frame's k nearest labelled
-    poses, the sequence minimising the feature distances (over their clip median) plus
-    lam x the MPJPE between consecutive chosen poses (in units of 0.1 m)."""
-    with torch.no_grad():
-        h = (torch.from_numpy(z).float() - reg.x_mean) / reg.x_std  # (T, D)
-        dist, idx = torch.cdist(h, reg.bank_x).topk(min(k, len(reg.bank_x)), dim=1,
-                                                     largest=False)  # (T, k)
-        poses = reg.bank_y[idx].double().numpy()  # (T, k, J*3)
-    e = dist.double().numpy()
-    e = e / max(float(np.median(e[:, 0])), 1e-9)  # (T, k)
-    T, kk, _ = poses.shape
-    p = poses.reshape(T, kk, -1, 3)  # (T, k, J, 3)
-    cost = e[0].copy()
-    back = np.zeros((T, kk), int)
-    for t in range(1, T):
-        trans = np.linalg.norm(p[t - 1][:, None] - p[t][None], axis=-1).mean(-1) / 0.1
-        tot = cost[:, None] + lam * trans  # (k prev, k now)
-        back[t] = tot.argmin(0)
-        cost = tot.min(0) + e[t]
-    path = np.zeros(T, int)
-    path[-1] = int(cost.argmin())
-    for t in range(T - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return poses[np.arange(T), path]  # (T, J*3)
+def viterbi_track(reg, z: np.ndarray, lam: float) -> np.ndarray:  # noqa: ANN001
+    """(T, D) one clip's features -> (T, J*3): the fit's own ``predict_track`` at a fixed
+    weight (``tempose fit --track`` chooses it on validation; 0 is frame by frame)."""
+    return reg.predict_track(torch.from_numpy(z).float(), lam).double().numpy().reshape(
+        len(z), -1)
 
 
 def mlp_fit(a, device, over, x, y, xv, yv):  # noqa: ANN001, ANN201

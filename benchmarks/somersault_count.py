@@ -18,7 +18,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,19 +31,10 @@ from tempose_cli.pipeline import analyze as pa  # noqa: E402
 from tempose_cli.pipeline.evaluate import load_fit  # noqa: E402
 from tempose_cli.pose import dive_analysis as da  # noqa: E402
 
-ONE_WAY = da.one_way_in_flight
-
-
-def _plain(angle: np.ndarray, start: int, end: int, fps: float | None):  # noqa: ANN202
-    return angle, np.zeros(len(angle), bool)
-
 
 def summary(track: PoseTrack, tg: pa.Target, one_way: bool) -> dict:
-    da.one_way_in_flight = ONE_WAY if one_way else _plain
-    try:
-        return da.analyze_dive(track, tg.fps, K=tg.K, R=tg.R, code=tg.dive_code).summary
-    finally:
-        da.one_way_in_flight = ONE_WAY
+    return da.analyze_dive(track, tg.fps, K=tg.K, R=tg.R, code=tg.dive_code,
+                           one_way=one_way).summary
 
 
 def right(s: dict, code: str) -> bool:

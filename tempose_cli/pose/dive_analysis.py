@@ -101,11 +101,13 @@ def _f(x: float | None) -> float | None:
 
 def analyze_dive(track: PoseTrack, fps: float | None, *, K: np.ndarray | None = None,
                  R: np.ndarray | None = None, code: str | None = None, g: float = G,
-                 camera_coords: bool | None = None) -> DiveAnalysis:
+                 camera_coords: bool | None = None, one_way: bool = True) -> DiveAnalysis:
     """Angles, somersault angle, CG track, flight parabola and the dive summary.
 
     ``camera_coords``: whether track.j3d is in camera coordinates (True) or
     body-relative, e.g. pelvis-centred (False); None decides by ``is_pelvis_centred``.
+    ``one_way`` False: the flight's somersault angle plainly unwrapped (the baseline
+    ``benchmarks/somersault_count.py`` measures the one-way reading against).
     """
     frame = np.asarray(track.frame)
     t = frame / fps if fps else frame.astype(float)
@@ -156,7 +158,7 @@ def analyze_dive(track: PoseTrack, fps: float | None, *, K: np.ndarray | None = 
     if j3d is not None and _has_trunk(j3d[:end + 1]):
         axis = bm.somersault_axis(j3d[:end + 1])  # up to entry: not the water's chaos
         res.somersault_deg = bm.somersault_angle(j3d, up, axis)
-        if res.flight:  # in the air the rotation goes one way (pose/rotation.py)
+        if res.flight and one_way:  # in the air the rotation goes one way (rotation.py)
             res.somersault_deg, res.somersault_replaced = one_way_in_flight(
                 res.somersault_deg, res.flight.start, res.flight.end, fps)
     res.summary = dive_summary(res, j3d, up, code, g, up_known=R is not None)
