@@ -1,7 +1,7 @@
 """Throughput: `tempose analyze` and training against bare baselines, in one run.
 
 Run:  .venv/bin/python benchmarks/throughput.py --home HOME [--fit F] [--clip C[,C2...]]
-      [--repeats 3] [--steps 20]
+      [--repeats 3] [--steps 20] [--device cpu|cuda]
 
 Needs a workspace with a fit (e.g. after `tempose demo`). Generated dives are 256 px,
 where decoding is far cheaper than on coach footage: for a realistic size, ingest e.g.
@@ -42,10 +42,16 @@ from store.schema import Run  # noqa: E402
 from tempose_cli.core.ffmpeg import ffmpeg_exe  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.dataset import FrameStore, load_clips  # noqa: E402
+from tempose_cli.learn.device import resolve_device  # noqa: E402
 from tempose_cli.learn.features import load_model  # noqa: E402
 from tempose_cli.pipeline.analyze import AnalyzeOptions, analyze  # noqa: E402
 from tempose_cli.pipeline.evaluate import load_fit  # noqa: E402
 from tempose_cli.pipeline.train import Dist, Trainer  # noqa: E402
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # GPU work is asynchronous: time what has finished
 
 
 def best_of(fn, repeats: int) -> float:  # noqa: ANN001
@@ -60,9 +66,8 @@ def best_of(fn, repeats: int) -> float:  # noqa: ANN001
 
 
 def measure_clip(sessions, ws: Workspace, fit_id: int, clip, frames, model,  # noqa: ANN001
-                 reg_model, repeats: int) -> None:
+                 reg_model, repeats: int, device: torch.device) -> None:
     """ffmpeg decoding, bare forward passes and analyze (with and without the overlay)."""
-    cpu = torch.device("cpu")
     video, n = ws.abs(clip.path), clip.frame_count
     h, w = frames.frames.shape[1:3]
 
@@ -73,16 +78,17 @@ def measure_clip(sessions, ws: Workspace, fit_id: int, clip, frames, model,  # n
     @torch.no_grad()
     def bare() -> None:
         for a in range(0, n, 32):
-            x = torch.rand(min(32, n - a), 3, h, w)  # (B, 3, H, W)
+            x = torch.rand(min(32, n - a), 3, h, w, device=device)  # (B, 3, H, W)
             box, z_tv, z_ti = model.encode(x, torch.rand_like(x))  # with the refinement
             if model.variant.decoder:
                 model.decoder(z_tv, z_ti)
             reg_model.regressor(model.features(z_tv, z_ti))
+        sync()
 
     def run_analyze(video: bool) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             analyze(sessions, ws, clip.id, AnalyzeOptions(fit_id=fit_id, out=Path(tmp),
-                                                          video=video), cpu)
+                                                          video=video), device)
 
     t_dec = best_of(decode, repeats)
     t_bare = best_of(bare, repeats)
@@ -123,11 +129,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20,
                     help="training steps timed per stage (0: no training figures)")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda: analyze, forward passes and "
+                    "training steps run there")
     args = ap.parse_args()
+    device = resolve_device(args.device)
     measure_startup(args.home, args.repeats)
     ws = Workspace.from_options(args.home)
     sessions = session_factory(open_catalogue(ws.url))
-    cpu = torch.device("cpu")
     with sessions.begin() as s:
         fit = (s.get(Run, args.fit) if args.fit else
                s.scalars(select(Run).where(Run.kind == "fit").order_by(Run.id.desc())).first())
@@ -136,18 +144,20 @@ def main() -> None:
         clip_ids = ([int(c) for c in args.clip.split(",")] if args.clip else
                     [fit.config["split"]["test"][0]])
         clips = [get_clip(s, c) for c in clip_ids]
-        reg_model, _ = load_fit(s, ws, fit.id, cpu)
-        model, cfg = load_model(ws, s.get(Run, fit.parent_id), cpu)
+        reg_model, _ = load_fit(s, ws, fit.id, device)
+        model, cfg = load_model(ws, s.get(Run, fit.parent_id), device)
         frames = load_clips(ws, clips)
         all_clips = load_clips(ws, list(list_clips(s, sport="dive"))) if args.steps else []
     print(f"fit {fit.id} (run {fit.parent_id}, {cfg.train.variant}); torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; best of {args.repeats}")
+          f"{torch.get_num_threads()} threads; device {device}"
+          f"{f' ({torch.cuda.get_device_name(device)})' if device.type == 'cuda' else ''}; "
+          f"best of {args.repeats}")
     for clip, f in zip(clips, frames, strict=True):
-        measure_clip(sessions, ws, fit.id, clip, f, model, reg_model, args.repeats)
+        measure_clip(sessions, ws, fit.id, clip, f, model, reg_model, args.repeats, device)
     if not args.steps:
         return
 
-    trainer = Trainer(cfg, FrameStore(all_clips), cpu, Path(tempfile.mkdtemp()), None, Dist())
+    trainer = Trainer(cfg, FrameStore(all_clips), device, Path(tempfile.mkdtemp()), None, Dist())
     rows, per_step, extra = step_costs(trainer, args.steps)
     print(f"training ({cfg.train.variant}, {per_step} frames/step + {extra} detector-only):")
     print(f"{'stage':>5} {'steps/s':>8} {'bare steps/s':>13} {'full/bare time':>15}")

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -152,6 +153,24 @@ def test_torchrun_two_cpu_processes(home: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = json.loads(tempose(home, "runs", "list").stdout)
     assert runs[-1]["status"] == "done" and runs[-1]["step"] == 4
+
+
+def test_torchrun_one_process_trains_through_ddp(home: Path) -> None:
+    """One torchrun process still joins a process group and wraps the model in DDP (the
+    path a one-GPU machine takes with NCCL); a plain call does not."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "1",
+           "--master-port", "29518", "-m", "tempose_cli", "--home", str(home),
+           "train", "--device", "cpu", *FAST]
+    env = {**os.environ, "COLUMNS": "500"}  # rich wraps the run's line at the width
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "DDP over 1 process(es) (gloo)" in proc.stdout
+    runs = json.loads(tempose(home, "runs", "list").stdout)
+    assert runs[-1]["status"] == "done" and runs[-1]["step"] == 4
+    plain = CliRunner(env={"COLUMNS": "500"}).invoke(
+        app, ["--home", str(home), "train", "--device", "cpu", *FAST])
+    assert plain.exit_code == 0, plain.output
+    assert "device cpu, perceptual loss" in plain.stdout and "DDP" not in plain.stdout
 
 
 def test_detector_rate_decays_over_stage_one_then_stays() -> None:

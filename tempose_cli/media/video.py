@@ -52,7 +52,6 @@ _STREAM = re.compile(r"Stream #\d+:\d+.*?: Video: (\w+)(.*)")
 _SIZE = re.compile(r"[ ,](\d{1,5})x(\d{1,5})[, \[]")
 _FPS = re.compile(r"([\d.]+) (?:fps|tbr)")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
-_FRAMES = re.compile(r"frame=\s*(\d+)")
 _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
 
 
@@ -69,8 +68,10 @@ def probe(path: Path) -> VideoInfo:
         raise InputError(path, "no such file" if not path.exists() else "not a regular file")
     if path.stat().st_size == 0:
         raise InputError(path, "empty file (0 bytes)")
+    # framecrc writes a line per packet (one per frame): the count needs no "frame=" in
+    # ffmpeg's progress line, which ffmpeg 7.0 leaves out for a stream copy.
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path),
-           "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+           "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]
     proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     err = proc.stderr
     stream = _STREAM.search(err)
@@ -90,8 +91,7 @@ def probe(path: Path) -> VideoInfo:
     rot = _ROTATION.search(err)
     if rot and round(abs(float(rot.group(1)))) % 180 == 90:  # decoders auto-rotate
         width, height = height, width
-    frames = _FRAMES.findall(err)
-    frame_count = int(frames[-1]) if frames else 0
+    frame_count = sum(1 for ln in proc.stdout.splitlines() if ln and not ln.startswith("#"))
     if frame_count == 0:
         raise InputError(path, "video stream has no frames")
     fps_v = float(fps.group(1))

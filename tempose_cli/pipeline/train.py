@@ -45,6 +45,7 @@ class Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    distributed: bool = False  # a process group is up and the model is wrapped in DDP
 
     @property
     def main(self) -> bool:
@@ -53,15 +54,24 @@ class Dist:
     @classmethod
     def setup(cls, device: torch.device) -> Dist:
         world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world == 1:
+        # Under torchrun (TORCHELASTIC_RUN_ID) even one process joins a process group and
+        # trains through DDP, so a one-GPU machine runs the NCCL path that several use.
+        if world == 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
             return cls()
         backend = "nccl" if device.type == "cuda" else "gloo"
         if not dist.is_initialized():
+            if device.type == "cuda":  # NCCL binds each rank to its own GPU
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
             dist.init_process_group(backend)
-        return cls(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+        return cls(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")), True)
+
+    def describe(self) -> str:
+        if not self.distributed:
+            return ""
+        return f", DDP over {self.world} process(es) ({dist.get_backend()})"
 
     def broadcast(self, obj):  # noqa: ANN001, ANN201
-        if self.world == 1:
+        if not self.distributed:
             return obj
         box = [obj]
         dist.broadcast_object_list(box, src=0)
@@ -125,7 +135,7 @@ class Trainer:
         self.sampler = TemporalSampler(store.lengths, tc, seed=tc.seed + 1000 * ddp.rank)
         self.step = 0
         self.net = self.model
-        if ddp.world > 1:
+        if ddp.distributed:
             ids = [device.index] if device.type == "cuda" else None
             # Variants switch parts off, so some parameters get no gradient in a step.
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -298,7 +308,7 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
         trainer.load(ckpt_path)
     if ddp.main:
         log(f"run {run_id}: {cfg.train.variant} ({get_variant(cfg.train.variant).describe()}), "
-            f"{len(clips)} clips, {cfg.profile} profile, device {device}, "
+            f"{len(clips)} clips, {cfg.profile} profile, device {device}{ddp.describe()}, "
             f"perceptual loss: {trainer.recon.source}; {probe_note}")
         with sessions.begin() as s:
             run = s.get(Run, run_id)
