@@ -110,6 +110,12 @@ class TrainConfig:
     w_perceptual: float = 0.5
     w_contrastive: float = 0.2
     w_ti_far: float = 0.05
+    # Which frame of the group gives the decoder its z_ti (the split, Sec. 3.2): "any"
+    # other frame at random (the paper), or "far", the group's frame farthest in time
+    # (models/losses.farthest_within_groups): "any" pairs a frame with its near
+    # neighbour (<= pos_max frames) a third of the time, whose z_ti then carries the
+    # pose the decoder needs (the probe's MLP read 202.6 mm from z_ti, 170.4 from z_tv).
+    ti_swap: str = "any"
     # z_ti of frames of one clip pulled together (models/losses.ti_same_similarity); not
     # in the paper, whose swap alone left z_ti varying within a clip as much as z_tv and
     # carrying no athlete (KMeans 16% on 12 athletes, seeds 12 and 13). 0: off.
@@ -179,6 +185,10 @@ class TrainConfig:
     # training clips hold labels of >= 3 athletes (pipeline/trainprobe.py); 0: off.
     probe_every: int = 250
     checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        if self.ti_swap not in ("any", "far"):
+            raise ValueError(f"ti_swap {self.ti_swap!r}: any | far")
 
     @classmethod
     def for_sport(cls, sport: str, **overrides: Any) -> TrainConfig:

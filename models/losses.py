@@ -19,6 +19,7 @@ __all__ = [
     "dsl_target",
     "gravity_loss",
     "order_loss",
+    "farthest_within_groups",
     "permute_within_groups",
     "scale_smoothness_loss",
     "ti_far_dissimilarity",
@@ -283,6 +284,25 @@ def permute_within_groups(
     pos = torch.arange(group_size).expand(n_groups, group_size)  # (n_groups, G)
     base = (torch.arange(n_groups) * group_size)[:, None]  # (n_groups, 1)
     return (base + (pos + shift) % group_size).reshape(-1)  # (n_groups*G,)
+
+
+def farthest_within_groups(frame: Tensor) -> Tensor:
+    """For each row, the row of its group whose frame is farthest in time from its own.
+
+    ``frame`` (n_groups, G) frame indices within each group's clip. Returns ``perm``
+    (n_groups*G,) for ``x[perm]``, group-major as :func:`permute_within_groups`. A group's
+    frames span at least ``neg_min`` (stage 2) or ``3k`` (stage 1), so every row's source
+    is at least half that span away: a z_ti swapped from it cannot carry the row's pose
+    the way a neighbouring frame's can. Ties go to the earlier row.
+    """
+    if frame.ndim != 2 or frame.shape[1] < 2:
+        raise ValueError(f"frame must be (n_groups, G >= 2), got {tuple(frame.shape)}")
+    f = frame.detach().to("cpu", torch.float64)  # (n_groups, G)
+    dist = (f[:, :, None] - f[:, None, :]).abs()  # (n_groups, G, G)
+    dist.diagonal(dim1=1, dim2=2).fill_(-1.0)  # never the row itself
+    src = dist.argmax(-1)  # (n_groups, G), first maximum on ties
+    base = (torch.arange(frame.shape[0]) * frame.shape[1])[:, None]  # (n_groups, 1)
+    return (base + src).reshape(-1)  # (n_groups*G,)
 
 
 def weak_2d_loss(pred: Tensor, target: Tensor) -> Tensor:

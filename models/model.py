@@ -34,6 +34,7 @@ class Batch:
     j2d: Tensor | None = None  # (N, J, 2) normalised frame coordinates, NaN = unlabelled
     extra_frames: Tensor | None = None  # (M, 3, H, W) random frames for the detector terms
     extra_background: Tensor | None = None  # (M, 3, H, W)
+    frame: Tensor | None = None  # (N,) frame index within its clip (TrainConfig.ti_swap)
 
 
 def colour_jitter(x: Tensor, strength: float, generator: torch.Generator | None) -> Tensor:
@@ -284,7 +285,10 @@ class TemporalPoseModel(nn.Module):
         ti_in = self.athlete_only(crops, crop_bg) if self.cfg.ti_input == "athlete" else crops
         _, z_ti = self.encoder(ti_in, part="ti")
         if v.split:  # z_ti of another frame of the same clip
-            perm = L.permute_within_groups(G, S, generator).to(z_ti.device)
+            if tc.ti_swap == "far" and b.frame is not None:
+                perm = L.farthest_within_groups(b.frame.view(G, S)).to(z_ti.device)
+            else:
+                perm = L.permute_within_groups(G, S, generator).to(z_ti.device)
             z_ti_dec = z_ti[perm]
         else:
             z_ti_dec = z_ti

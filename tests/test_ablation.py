@@ -160,6 +160,10 @@ def test_fits_recorded_before_an_option_existed_are_reused(done, tmp_path) -> No
     (["--fractions", "a"], "not a number"),
     (["--split", "both"], "unknown split 'both'"),
     (["--variants", "dsl", "--baselines", "random"], "crop with a trained detector"),
+    (["--set", "nope=1"], "KEY a TrainConfig field"),
+    (["--set", "seed=3"], "the ablation sets it"),
+    (["--set", "w_contrastive=much"], "w_contrastive takes a float"),
+    (["--set", "ti_swap=nearest"], "ti_swap 'nearest': any | far"),
 ])
 def test_bad_requests_are_one_line_errors(done, tmp_path: Path, args, message) -> None:
     home = done[0]
@@ -190,3 +194,22 @@ def test_steps_keep_the_profiles_stage_one_share() -> None:
     assert (default.steps, default.stage1_steps) == (1500, 600)
     short = train_config("ours", "dive", 10, 3).train
     assert (short.steps, short.stage1_steps, short.seed) == (10, 4, 3)
+
+
+def test_set_trains_the_variants_with_the_override(done, tmp_path: Path) -> None:
+    """--set: new runs with the override in their recorded config, the same baselines'
+    mean rows; the runs of the defaults are left as they were."""
+    from store.schema import Run
+
+    home, _, rows = done
+    fast = [a if a != "ours,dsl" else "ours" for a in FAST]
+    res = tempose(home, "ablation", *fast, "--baselines", "mean", "--set", "ti_swap=far",
+                  "--out", tmp_path / "far")
+    assert res.exit_code == 0, res.output
+    far = {(r["row"], r["fraction"]): r for r in json.loads(res.stdout)}
+    by = {(r["row"], r["fraction"]): r for r in rows}
+    assert far["ours", 1.0]["run"] != by["ours", 1.0]["run"]
+    assert far["mean", 1.0]["n_mpjpe"] == by["mean", 1.0]["n_mpjpe"]
+    with sessions(home).begin() as s:
+        assert s.get(Run, far["ours", 1.0]["run"]).config["train"]["ti_swap"] == "far"
+        assert s.get(Run, by["ours", 1.0]["run"]).config["train"]["ti_swap"] == "any"

@@ -11,6 +11,7 @@ from models.losses import (
     css_infonce,
     dsl_loss,
     dsl_target,
+    farthest_within_groups,
     gravity_loss,
     order_loss,
     permute_within_groups,
@@ -229,6 +230,26 @@ def test_permute_within_groups_rejects_singletons():
         permute_within_groups(4, 1)
     with pytest.raises(ValueError, match="n_groups"):
         permute_within_groups(0, 3)
+
+
+def test_farthest_within_groups_takes_the_frame_farthest_in_time():
+    # (ref, near, mid, far) as the contrastive sampler draws them, far on either side.
+    frame = torch.tensor([[20, 21, 26, 40], [30, 29, 24, 10], [5, 6, 9, 6]])
+    perm = farthest_within_groups(frame)
+    assert perm.tolist() == [3, 3, 3, 0, 7, 7, 7, 4, 10, 10, 8, 10]
+    rows = torch.arange(12)
+    assert torch.all(perm != rows) and torch.equal(perm // 4, rows // 4)
+    f = frame.reshape(-1)
+    # Every source is at least half the group's span away from its row.
+    span = (frame.max(1).values - frame.min(1).values).repeat_interleave(4)
+    assert torch.all(2 * (f[perm] - f).abs() >= span)
+
+
+def test_farthest_within_groups_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="n_groups"):
+        farthest_within_groups(torch.arange(4))
+    with pytest.raises(ValueError, match="n_groups"):
+        farthest_within_groups(torch.zeros(3, 1))
 
 
 # ----------------------------------------------------------------------------- weak 2D

@@ -396,3 +396,33 @@ def test_the_foreground_colour_term_trains_the_decoder_only_when_asked() -> None
     assert terms["fg_colour"] > 0
     total.backward()
     assert model.decoder.out.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("swap", ["any", "far"])
+def test_ti_swap_far_decodes_each_frame_with_the_z_ti_of_the_frame_farthest_away(swap) -> None:
+    model = TemporalPoseModel(TINY, get_variant("ours"))
+    seen: dict = {}
+    encode, decode = model.encoder.forward, model.decode
+
+    def spy_encoder(x, part="both"):  # noqa: ANN001, ANN202
+        z_tv, z_ti = encode(x, part=part)
+        if part == "ti":
+            seen["z_ti"] = z_ti
+        return z_tv, z_ti
+
+    def spy_decode(z_tv, z_ti, box, bg):  # noqa: ANN001, ANN202
+        seen["z_ti_dec"] = z_ti
+        return decode(z_tv, z_ti, box, bg)
+
+    model.encoder.forward, model.decode = spy_encoder, spy_decode
+    b = _batch("contrastive")
+    b.frame = torch.tensor([20, 21, 26, 40, 30, 29, 24, 10])  # (ref, near, mid, far) x 2
+    model.losses(b, 2, TrainConfig(ti_swap=swap), ReconstructionLoss(),
+                 torch.Generator().manual_seed(0))
+    far = torch.tensor([3, 3, 3, 0, 7, 7, 7, 4])
+    assert torch.equal(seen["z_ti_dec"], seen["z_ti"][far]) == (swap == "far")
+
+
+def test_ti_swap_is_checked() -> None:
+    with pytest.raises(ValueError, match="ti_swap"):
+        TrainConfig(ti_swap="near")

@@ -53,6 +53,10 @@ def ablation(
                                "as a track of labelled frames, the pose change between "
                                "frames weighed in (its weight chosen on validation)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
+    set_: list[str] = typer.Option(None, "--set", metavar="KEY=VALUE",
+                                   help="A TrainConfig override for every variant trained, "
+                                   "e.g. --set ti_swap=far (repeatable; a candidate to "
+                                   "compare with the defaults)."),
 ) -> None:
     """The paper's Table V / Fig. 8 on the catalogued labelled clips: train each variant
     (reusing finished runs), extract, fit the regressor at each label fraction, evaluate,
@@ -81,7 +85,7 @@ def ablation(
     req = make_request(parse_names(variants, TABLE_V, "variant"),
                        parse_names(baselines, BASELINES, "baseline"),
                        parse_fractions(fractions), split, steps, seed, sport, fit_steps, hidden,
-                       regressor, context, track)
+                       regressor, context, track, set_ or ())
     sessions = st.sessions()
     check_data(sessions, req)  # no labelled clips: stop before training anything
     say = (lambda m: None) if st.json else (lambda m: st.console.print(m, highlight=False))
@@ -97,7 +101,8 @@ def ablation(
                             split=req.split, steps=req.steps, seed=req.seed, device=device,
                             say=say, sport=req.sport, fit_steps=req.fit_steps,
                             hidden=req.hidden, regressor=req.regressor,
-                            context=req.context, track=req.track, progress=tick)
+                            context=req.context, track=req.track, progress=tick,
+                            train_set=[f"{k}={v}" for k, v in req.train_set])
     seconds = time.perf_counter() - t0
     meta = Meta(command=_command(ctx), seconds=seconds, split=req.split, steps=req.steps,
                 device=str(resolve_device(device)), sport=req.sport, regressor=req.regressor,

@@ -119,6 +119,7 @@ class FrameStore:
             background=self.backgrounds(fb.clip, fb.frame).to(device),
             delta=torch.from_numpy(fb.delta).to(device),
             clip=torch.from_numpy(fb.clip).to(device),
+            frame=torch.from_numpy(fb.frame).to(device),
             groups=fb.groups, group_size=fb.group_size, mode=fb.mode,
             j2d=None if j2d is None else j2d.to(device),
             extra_frames=extra_frames, extra_background=extra_bg,

@@ -115,6 +115,7 @@ class Request:
     regressor: str = "mlp"
     context: int = 0
     track: bool = False  # knn: each clip as a track (FitOptions.track)
+    train_set: tuple[tuple[str, object], ...] = ()  # TrainConfig overrides of every variant
 
     @property
     def detector_from(self) -> str | None:
@@ -125,7 +126,7 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
                  split: str, steps: int | None, seed: int, sport: str = "dive",
                  fit_steps: int = 2000, hidden: int | None = None,
                  regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
-                 track: bool = FIT_TRACK) -> Request:
+                 track: bool = FIT_TRACK, train_set: Sequence[str] = ()) -> Request:
     """Validate everything that can be checked before any work (one-line errors)."""
     bad = [v for v in variants if v not in TABLE_V]
     if bad:
@@ -156,20 +157,62 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
     if fit_steps < 0:
         raise TemposeError(f"--fit-steps must be >= 0, got {fit_steps}")
     req = Request(tuple(variants), tuple(baselines), tuple(everies), split, steps, seed, sport,
-                  fit_steps, hidden, regressor, context, track and regressor == "knn")
+                  fit_steps, hidden, regressor, context, track and regressor == "knn",
+                  parse_train_set(train_set))
     if {"random", "scratch"} & set(baselines) and req.detector_from is None:
         raise TemposeError("the random and scratch baselines crop with a trained detector: "
                            "add a variant with one to --variants (e.g. ours)")
     return req
 
 
-def train_config(variant: str, sport: str, steps: int | None, seed: int) -> RunConfig:
+# What the ablation itself sets per row; --set may not change them.
+_OWNED = ("variant", "sport", "steps", "stage1_steps", "seed")
+
+
+def parse_train_set(items: Sequence[str]) -> tuple[tuple[str, object], ...]:
+    """``KEY=VALUE`` TrainConfig overrides (research: a candidate measured against the
+    defaults in another home or output folder); the value takes the type of the field's
+    default. One-line errors for unknown keys, the ablation's own keys, bad values."""
+    import ast
+    from dataclasses import fields
+
+    from models.config import TrainConfig
+
+    defaults = {f.name: getattr(TrainConfig(), f.name) for f in fields(TrainConfig)}
+    out: dict[str, object] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or key not in defaults:
+            raise TemposeError(f"--set {item!r}: expected KEY=VALUE with KEY a TrainConfig "
+                               f"field (e.g. w_contrastive=0.3)")
+        if key in _OWNED:
+            raise TemposeError(f"--set {key}: the ablation sets it (use --steps / --seed, "
+                               f"or the variant's name)")
+        kind = type(defaults[key])
+        try:
+            value = ast.literal_eval(text) if kind is not str else text
+            if kind is bool and not isinstance(value, bool):
+                raise ValueError
+            out[key] = kind(value)
+        except (ValueError, SyntaxError, TypeError):
+            raise TemposeError(f"--set {item!r}: {key} takes a {kind.__name__}") from None
+    try:
+        TrainConfig(**out)
+    except ValueError as e:
+        raise TemposeError(f"--set: {e}") from None
+    return tuple(sorted(out.items()))
+
+
+def train_config(variant: str, sport: str, steps: int | None, seed: int,
+                 train_set: Sequence[tuple[str, object]] = ()) -> RunConfig:
     """The cpu profile's config of ``variant``; ``steps`` N keeps the profile's stage-1
-    share (dives: round(N * default stage1_steps / default steps) gravity steps)."""
+    share (dives: round(N * default stage1_steps / default steps) gravity steps);
+    ``train_set``: TrainConfig overrides (``parse_train_set``)."""
     from models.config import TrainConfig
     from tempose_cli.pipeline.train import run_config
 
-    over: dict = {"seed": seed}
+    over: dict = {**dict(train_set), "seed": seed}
     if steps is not None:
         base = TrainConfig.for_sport(sport)
         over.update(steps=steps, stage1_steps=round(steps * base.stage1_steps / base.steps))
@@ -232,14 +275,15 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
                  device: str | torch.device = "auto", say: Say = lambda m: None,
                  sport: str = "dive", fit_steps: int = 2000, hidden: int | None = None,
                  regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
-                 track: bool = FIT_TRACK, progress: Progress | None = None) -> list[dict]:
+                 track: bool = FIT_TRACK, progress: Progress | None = None,
+                 train_set: Sequence[str] = ()) -> list[dict]:
     """Train (or reuse), extract, fit and evaluate every row; returns one dict per row
     and label fraction, variants first, then baselines, in the order asked."""
     from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.chain import ensure_features, ensure_fit, ensure_train, fit_result
 
     req = make_request(variants, baselines, fractions, split, steps, seed, sport, fit_steps,
-                       hidden, regressor, context, track)
+                       hidden, regressor, context, track, train_set)
     check_data(sessions, req)
     dev = device if not isinstance(device, str) else resolve_device(device)
     device_name = str(dev) if not isinstance(device, str) else device
@@ -270,7 +314,7 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
                 f"{' (kept the mean pose)' if res['mean_pose'] else ''}")
 
     for variant in req.variants:
-        cfg = train_config(variant, req.sport, req.steps, req.seed)
+        cfg = train_config(variant, req.sport, req.steps, req.seed, req.train_set)
         label = job(f"{variant}: training")
         tick(label, 0, cfg.train.steps, "")
         t0 = time.perf_counter()
