@@ -65,6 +65,11 @@ class Dist:
             dist.init_process_group(backend)
         return cls(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")), True)
 
+    def close(self) -> None:
+        """Leave the process group (NCCL warns of leaked resources otherwise)."""
+        if self.distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
     def describe(self) -> str:
         if not self.distributed:
             return ""
@@ -328,5 +333,6 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
         with sessions.begin() as s:
             run = s.get(Run, run_id)
             run.status, run.step, run.finished_at = "done", trainer.step, utcnow()
+    ddp.close()
     return run_id
 
