@@ -3,7 +3,8 @@
 Run:  .venv/bin/python benchmarks/ablation.py --home HOME [--seed 0] [--steps N]
       [--variants ours,dsl,...] [--baselines mean,random,scratch]
       [--fractions 1,0.2,0.05] [--split diver] [--fit-steps 2000]
-      [--regressor knn|mlp] [--context 2] [--set KEY=VALUE ...] [--out benchmarks/results]
+      [--regressor knn|mlp] [--context 2] [--set KEY=VALUE ...] [--repeats N]
+      [--out benchmarks/results]
 
 Generates the standard set (12 athletes x 4 dives, 256 px, 25 fps, seed --seed) into
 HOME/ablation-clips and ingests it, then runs what ``tempose --home HOME ablation``
@@ -65,6 +66,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="TrainConfig override of every variant trained (repeatable)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="trainings of each variant (seeds seed + 1000 r): mean ± sd")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     variants = parse_names(args.variants, TABLE_V, "variant")
@@ -85,7 +88,7 @@ def main() -> None:
                         fractions=fractions, split=args.split, steps=args.steps,
                         seed=args.seed, device=args.device, say=say, fit_steps=args.fit_steps,
                         regressor=args.regressor, context=args.context,
-                        track=not args.no_track, train_set=args.set)
+                        track=not args.no_track, train_set=args.set, repeats=args.repeats)
     meta = Meta(command=" ".join(shlex.quote(a) for a in ["benchmarks/ablation.py",
                                                           *sys.argv[1:]]),
                 seconds=time.perf_counter() - t_start, split=args.split, steps=args.steps,

@@ -68,6 +68,17 @@ def lowpass(f: np.ndarray, sigma: float) -> np.ndarray:
     return num / den
 
 
+def normalise(f: np.ndarray, how: str) -> np.ndarray:
+    """(T, D) one clip's features: ``none``; ``l2`` each frame to unit length (the
+    geometry DSL shapes: it is a cosine loss); ``clip`` less the clip's mean feature (what
+    stays constant over a clip: athlete, background)."""
+    if how == "l2":
+        return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-9)
+    if how == "clip":
+        return f - f.mean(0, keepdims=True)
+    return f
+
+
 def rows(feats: dict, srcs: list, frames: dict, mirrored: bool = False
          ) -> tuple[np.ndarray, np.ndarray]:
     x = np.concatenate([feats[s.clip_id][frames[s.clip_id]] for s in srcs])
@@ -177,6 +188,8 @@ def main() -> None:
                          "probe too (compare at the fit's own fraction: it saw its labels)")
     ap.add_argument("--contexts", default="0",
                     help="frame offsets d: features of t-d, t, t+d concatenated (0: t only)")
+    ap.add_argument("--norms", default="none",
+                    help="per-clip feature normalisation before the rest: none, l2, clip")
     ap.add_argument("--fit-steps", type=int, default=2000)
     ap.add_argument("--pred-sigmas", default="",
                     help="also the predicted track of each test clip low-passed along time "
@@ -229,14 +242,18 @@ def main() -> None:
         mean = nm(np.broadcast_to(y.mean(0), yt.shape).copy(), yt)
         print(f"\nfraction 1/{every}: {len(y)} training frames; mean pose {mean:.1f}")
         for name, feats in sets.items():
-            for sigma, ctx in [(s, c) for s in sigmas for c in map(int, a.contexts.split(","))]:
-                sm = {k: with_context(lowpass(v, sigma), ctx) for k, v in feats.items()}
+            for sigma, ctx, how in [(s, c, n) for s in sigmas
+                                    for c in map(int, a.contexts.split(","))
+                                    for n in a.norms.split(",")]:
+                sm = {k: with_context(lowpass(normalise(v, how), sigma), ctx)
+                      for k, v in feats.items()}
                 x, y = rows(sm, side["train"], fr["train"])
                 xv, yv = rows(sm, side["val"], fr["val"])
                 xt, yt = rows(sm, side["test"], fr["test"])
                 flip = None
                 if name in flips:
-                    fm = {k: with_context(lowpass(v, sigma), ctx) for k, v in flips[name].items()}
+                    fm = {k: with_context(lowpass(normalise(v, how), sigma), ctx)
+                          for k, v in flips[name].items()}
                     xf, yf = rows(fm, side["train"], fr["train"], mirrored=True)
                     xvf, yvf = rows(fm, side["val"], fr["val"], mirrored=True)
                     xtf, _ = rows(fm, side["test"], fr["test"])
@@ -248,7 +265,8 @@ def main() -> None:
                         kind) or partial(mlp_fit, a, device, over)
                     predict = fit(x, y, xv, yv)
                     plain = nm(predict(xt), yt)
-                    line = f"  {name:6s} sigma {sigma:3.1f} ctx {ctx}  {kind:5s} {plain:6.1f}"
+                    line = (f"  {name:6s} sigma {sigma:3.1f} ctx {ctx} {how:4s} {kind:5s} "
+                            f"{plain:6.1f}")
                     for ps in [float(v) for v in a.pred_sigmas.split(",") if v]:
                         track = np.concatenate([  # every frame of the clip, then its test frames
                             lowpass(predict(sm[c.clip_id]).reshape(len(sm[c.clip_id]), -1),

@@ -2,8 +2,8 @@
 
 Run:  .venv/bin/python benchmarks/merge_ablation.py --out DIR A/ablation.csv B/ablation.csv ...
 
-Reads each ``ablation.csv``; where two files hold the same row and label fraction, the
-later file wins. Writes DIR/ablation.csv, .md and .png with the same writer as
+Reads each ``ablation.csv``; where two files hold the same row, label fraction and
+repeat, the later file wins. Writes DIR/ablation.csv, .md and .png with the same writer as
 ``tempose ablation`` (rows in Table V order, then the baselines), and the Markdown
 lists the files it was merged from.
 """
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tempose_cli.pipeline.ablation import ROW_KEYS, Meta, write_outputs  # noqa: E402
 from tempose_cli.pipeline.ablation_names import BASELINES, TABLE_V  # noqa: E402
 
-INTS = ("every", "train_frames", "test_frames", "fit", "run")
+INTS = ("every", "train_frames", "test_frames", "fit", "run", "context", "repeat")
 FLOATS = ("fraction", "mpjpe", "n_mpjpe", "p_mpjpe")
 
 
@@ -33,8 +33,8 @@ def parse_row(raw: dict[str, str]) -> dict:
             row[k] = int(v) if v else None
         elif k in FLOATS:
             row[k] = float(v)
-        elif k == "mean_pose_kept":
-            row[k] = bool(int(v)) if v else False
+        elif k in ("mean_pose_kept", "track"):
+            row[k] = bool(int(v)) if v else None
         else:
             row[k] = v or None
     return row
@@ -46,10 +46,11 @@ def merge(files: list[Path]) -> list[dict]:
         with path.open(newline="") as f:
             for raw in csv.DictReader(f):
                 row = parse_row(raw)
-                cells[(row["row"], row["fraction"])] = row
+                row["repeat"] = row["repeat"] or 0  # files from before --repeats
+                cells[(row["row"], row["fraction"], row["repeat"])] = row
     order = {name: i for i, name in enumerate((*TABLE_V, *BASELINES))}
     return sorted(cells.values(), key=lambda r: (order.get(r["row"], len(order)), r["row"],
-                                                 -r["fraction"]))
+                                                 -r["fraction"], r["repeat"]))
 
 
 def main() -> None:
@@ -61,8 +62,12 @@ def main() -> None:
     if missing:
         sys.exit(f"error: no such file: {missing[0]}")
     rows = merge(args.files)
+    # The fit settings the rows were made with (the Markdown's regressor line).
+    fitted = next((r for r in rows if r["kind"] == "variant" and r["regressor"]), None)
+    fit = ({"regressor": fitted["regressor"], "context": fitted["context"] or 0,
+            "track": bool(fitted["track"])} if fitted else {})
     meta = Meta(command=" ".join(["benchmarks/merge_ablation.py", "--out", args.out,
-                                  *map(str, args.files)]), seconds=0.0)
+                                  *map(str, args.files)]), seconds=0.0, **fit)
     files = write_outputs(rows, Path(args.out), meta)
     print(files["md"].read_text())
 

@@ -164,6 +164,7 @@ def test_fits_recorded_before_an_option_existed_are_reused(done, tmp_path) -> No
     (["--set", "seed=3"], "the ablation sets it"),
     (["--set", "w_contrastive=much"], "w_contrastive takes a float"),
     (["--set", "ti_swap=nearest"], "ti_swap 'nearest': any | far"),
+    (["--repeats", "0"], "--repeats must be >= 1"),
 ])
 def test_bad_requests_are_one_line_errors(done, tmp_path: Path, args, message) -> None:
     home = done[0]
@@ -213,3 +214,52 @@ def test_set_trains_the_variants_with_the_override(done, tmp_path: Path) -> None
     with sessions(home).begin() as s:
         assert s.get(Run, far["ours", 1.0]["run"]).config["train"]["ti_swap"] == "far"
         assert s.get(Run, by["ours", 1.0]["run"]).config["train"]["ti_swap"] == "any"
+
+
+def test_repeats_train_again_with_other_seeds_and_report_mean_and_sd(done, tmp_path) -> None:
+    """--repeats 2: repeat 0 is the plain ablation's run (reused), repeat 1 a new run
+    with seed + 1000; the baselines crop with repeat 0's detector; the Markdown gives
+    mean ± sd and the ratios are against ours' mean over its repeats."""
+    from store.schema import Run
+    from tempose_cli.pipeline.ablation import REPEAT_SEED_STRIDE
+
+    home, out, rows = done
+    fast = [a if a != "ours,dsl" else "ours" for a in FAST]
+    res = tempose(home, "ablation", *fast, "--baselines", "mean,random", "--repeats", "2",
+                  "--out", tmp_path / "rep")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    by = {(r["row"], r["fraction"], r["repeat"]): r for r in got}
+    old = {(r["row"], r["fraction"]): r for r in rows}
+    assert len(got) == 2 * 2 + 2 * 2  # ours x 2 repeats + mean, random; x 2 fractions
+    assert by["ours", 1.0, 0]["run"] == old["ours", 1.0]["run"]
+    assert by["ours", 1.0, 1]["run"] not in (None, old["ours", 1.0]["run"])
+    assert by["random", 1.0, 0]["run"] == old["ours", 1.0]["run"]
+    with sessions(home).begin() as s:
+        assert s.get(Run, by["ours", 1.0, 1]["run"]).config["train"]["seed"] == \
+            REPEAT_SEED_STRIDE
+    for f in (1.0, 0.5):
+        a, b = by["ours", f, 0]["n_mpjpe"], by["ours", f, 1]["n_mpjpe"]
+        assert by["ours", f, 0]["n_mpjpe_vs_ours"] == pytest.approx(a / ((a + b) / 2))
+    md = (tmp_path / "rep" / "ablation.md").read_text()
+    assert "repeats: each variant trained with seeds seed + 1000 r" in md and "ours: 2" in md
+    mean_ours = (by["ours", 1.0, 0]["n_mpjpe"] + by["ours", 1.0, 1]["n_mpjpe"]) / 2
+    assert f"| ours | {mean_ours:.1f} ± " in md
+    with (tmp_path / "rep" / "ablation.csv").open() as f:
+        assert [r["repeat"] for r in csv.DictReader(f)][:4] == ["0", "0", "1", "1"]
+
+
+def test_summarise_is_the_mean_and_sample_sd_over_repeats() -> None:
+    from tempose_cli.pipeline.ablation import summarise, with_ratios
+
+    def row(name: str, repeat: int, v: float) -> dict:
+        return {"row": name, "kind": "variant", "fraction": 1.0, "mpjpe": v, "n_mpjpe": v,
+                "p_mpjpe": v / 2, "mean_pose_kept": repeat == 1, "repeat": repeat}
+
+    rows = [row("ours", 0, 100.0), row("ours", 1, 120.0), row("dsl", 0, 150.0)]
+    ours, dsl = summarise(rows)
+    assert (ours["n_mpjpe"], ours["repeats"], ours["mean_pose_kept"]) == (110.0, 2, True)
+    assert ours["n_mpjpe_sd"] == pytest.approx(14.1421, abs=1e-3)
+    assert dsl["n_mpjpe_sd"] is None and dsl["repeats"] == 1
+    assert [r["n_mpjpe_vs_ours"] for r in with_ratios(rows)] == pytest.approx(
+        [100 / 110, 120 / 110, 150 / 110])

@@ -43,3 +43,18 @@ def test_later_files_win_and_rows_follow_table_v(tmp_path: Path) -> None:
     assert rows[4]["detector_from"] == "ours" and rows[3]["fit"] is None
     # The merged rows write as the ablation's own rows do.
     assert csv_text(rows).splitlines()[0] == a.read_text().splitlines()[0]
+
+
+def test_repeats_stay_apart_and_files_from_before_repeats_read_as_repeat_0(
+        tmp_path: Path) -> None:
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    text = csv_text([_row("ours", "variant", 0.2, 320.0)]).splitlines()
+    col = text[0].split(",").index("repeat")
+    old.write_text("\n".join(",".join(v for i, v in enumerate(line.split(",")) if i != col)
+                             for line in text) + "\n")  # written before --repeats existed
+    new.write_text(csv_text([{**_row("ours", "variant", 0.2, 300.0), "repeat": 1},
+                             {**_row("ours", "variant", 0.2, 330.0), "repeat": 0}]))
+    rows = _module().merge([old, new])
+    assert [(r["repeat"], r["n_mpjpe"]) for r in rows] == [(0, 330.0), (1, 300.0)]
+    rows = _module().merge([new, old])
+    assert [(r["repeat"], r["n_mpjpe"]) for r in rows] == [(0, 320.0), (1, 300.0)]

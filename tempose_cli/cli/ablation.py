@@ -40,6 +40,9 @@ def ablation(
     steps: int = typer.Option(None, help="Self-supervised steps per variant (default: the "
                               "profile's; dives keep its stage-1 share)."),
     seed: int = typer.Option(0, help="Seed of training, the split and the fits."),
+    repeats: int = typer.Option(1, help="Train each variant N times (seeds SEED + 1000 r, "
+                                "the split and fits kept): cells become mean ± sd, to tell "
+                                "a difference between variants from training noise."),
     sport: str = typer.Option("dive", help="Use the catalogued clips of this sport."),
     fit_steps: int = typer.Option(2000, help="Adam steps of each regressor fit."),
     hidden: int = typer.Option(None, help="Regressor hidden width (default: the paper's)."),
@@ -85,7 +88,7 @@ def ablation(
     req = make_request(parse_names(variants, TABLE_V, "variant"),
                        parse_names(baselines, BASELINES, "baseline"),
                        parse_fractions(fractions), split, steps, seed, sport, fit_steps, hidden,
-                       regressor, context, track, set_ or ())
+                       regressor, context, track, set_ or (), repeats)
     sessions = st.sessions()
     check_data(sessions, req)  # no labelled clips: stop before training anything
     say = (lambda m: None) if st.json else (lambda m: st.console.print(m, highlight=False))
@@ -102,7 +105,8 @@ def ablation(
                             say=say, sport=req.sport, fit_steps=req.fit_steps,
                             hidden=req.hidden, regressor=req.regressor,
                             context=req.context, track=req.track, progress=tick,
-                            train_set=[f"{k}={v}" for k, v in req.train_set])
+                            train_set=[f"{k}={v}" for k, v in req.train_set],
+                            repeats=req.repeats)
     seconds = time.perf_counter() - t0
     meta = Meta(command=_command(ctx), seconds=seconds, split=req.split, steps=req.steps,
                 device=str(resolve_device(device)), sport=req.sport, regressor=req.regressor,
@@ -139,10 +143,11 @@ def _table(console, rows: list[dict]) -> None:  # noqa: ANN001
                 "N-MPJPE / ours", "N-MPJPE / mean", "fit", "run"):
         table.add_column(col, justify="left" if col == "row" else "right")
     for r in with_ratios(rows):
+        name = r["row"] + (f" #{r['repeat']}" if r.get("repeat") else "")
         star = "*" if r["mean_pose_kept"] else ""
         ratios = [f"{v:.2f}" if v is not None else "–"
                   for v in (r["n_mpjpe_vs_ours"], r["n_mpjpe_vs_mean"])]
-        table.add_row(r["row"], f"{r['fraction']:.3g}", str(r["train_frames"]),
+        table.add_row(name, f"{r['fraction']:.3g}", str(r["train_frames"]),
                       str(r["test_frames"]), *(f"{r[m]:.1f}{star}" for m in METRIC_NAMES),
                       *ratios, str(r["fit"] or "–"), str(r["run"] or "–"))
     console.print(table)

@@ -56,7 +56,10 @@ if TYPE_CHECKING:
 
 ROW_KEYS = ("row", "kind", "fraction", "every", "train_frames", "test_frames", "mpjpe",
             "n_mpjpe", "p_mpjpe", "fit", "run", "mean_pose_kept", "detector_from", "regressor",
-            "context", "track")
+            "context", "track", "repeat")
+# Repeat r of a variant trains with seed + REPEAT_SEED_STRIDE * r (the split and the fits
+# keep the seed), so repeat 0 is the run a plain ablation trains and reuses.
+REPEAT_SEED_STRIDE = 1000
 MM = 1000.0  # labels are metres, metrics millimetres (as tempose_cli/evaluate.py)
 
 Say = Callable[[str], None]
@@ -116,6 +119,7 @@ class Request:
     context: int = 0
     track: bool = False  # knn: each clip as a track (FitOptions.track)
     train_set: tuple[tuple[str, object], ...] = ()  # TrainConfig overrides of every variant
+    repeats: int = 1  # trainings of each variant, seeds seed + REPEAT_SEED_STRIDE * r
 
     @property
     def detector_from(self) -> str | None:
@@ -126,7 +130,8 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
                  split: str, steps: int | None, seed: int, sport: str = "dive",
                  fit_steps: int = 2000, hidden: int | None = None,
                  regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
-                 track: bool = FIT_TRACK, train_set: Sequence[str] = ()) -> Request:
+                 track: bool = FIT_TRACK, train_set: Sequence[str] = (),
+                 repeats: int = 1) -> Request:
     """Validate everything that can be checked before any work (one-line errors)."""
     bad = [v for v in variants if v not in TABLE_V]
     if bad:
@@ -156,9 +161,11 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
         raise TemposeError(f"--steps must be >= 1, got {steps}")
     if fit_steps < 0:
         raise TemposeError(f"--fit-steps must be >= 0, got {fit_steps}")
+    if repeats < 1:
+        raise TemposeError(f"--repeats must be >= 1, got {repeats}")
     req = Request(tuple(variants), tuple(baselines), tuple(everies), split, steps, seed, sport,
                   fit_steps, hidden, regressor, context, track and regressor == "knn",
-                  parse_train_set(train_set))
+                  parse_train_set(train_set), repeats)
     if {"random", "scratch"} & set(baselines) and req.detector_from is None:
         raise TemposeError("the random and scratch baselines crop with a trained detector: "
                            "add a variant with one to --variants (e.g. ours)")
@@ -276,19 +283,21 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
                  sport: str = "dive", fit_steps: int = 2000, hidden: int | None = None,
                  regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
                  track: bool = FIT_TRACK, progress: Progress | None = None,
-                 train_set: Sequence[str] = ()) -> list[dict]:
-    """Train (or reuse), extract, fit and evaluate every row; returns one dict per row
-    and label fraction, variants first, then baselines, in the order asked."""
+                 train_set: Sequence[str] = (), repeats: int = 1) -> list[dict]:
+    """Train (or reuse), extract, fit and evaluate every row; returns one dict per row,
+    label fraction and repeat (``repeats`` trainings of each variant, to tell its
+    training noise from a difference between variants), variants first, then baselines,
+    in the order asked. The baselines that crop with a detector take repeat 0's."""
     from tempose_cli.learn.device import resolve_device
     from tempose_cli.pipeline.chain import ensure_features, ensure_fit, ensure_train, fit_result
 
     req = make_request(variants, baselines, fractions, split, steps, seed, sport, fit_steps,
-                       hidden, regressor, context, track, train_set)
+                       hidden, regressor, context, track, train_set, repeats)
     check_data(sessions, req)
     dev = device if not isinstance(device, str) else resolve_device(device)
     device_name = str(dev) if not isinstance(device, str) else device
     n_fr = len(req.everies)
-    total = len(req.variants) * (1 + n_fr) + len(req.baselines) * n_fr
+    total = len(req.variants) * req.repeats * (1 + n_fr) + len(req.baselines) * n_fr
     done = [0]
     tick = progress or (lambda job, i, n, info: None)
 
@@ -299,36 +308,42 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
     rows: list[dict] = []
     runs: dict[str, int] = {}
 
-    def fits(name: str, kind: str, run_id: int, mode: str, detector: str | None) -> None:
+    def fits(name: str, kind: str, run_id: int, mode: str, detector: str | None,
+             repeat: int = 0) -> None:
+        tag = f" (repeat {repeat})" if repeat else ""
         for every in req.everies:
             opts = fit_options(req, every, mode)
-            label = job(f"{name}: fit at fraction {opts.fraction:.3g}")
+            label = job(f"{name}{tag}: fit at fraction {opts.fraction:.3g}")
             tick(label, 0, opts.steps, "")
             fit_id, reused = ensure_fit(sessions, ws, run_id, opts, dev,
                                         lambda i, n, info, label=label: tick(label, i, n, info))
             with sessions.begin() as s:
                 res = fit_result(s, fit_id)
-            rows.append(_row(name, kind, opts, res, fit_id, run_id, res["mean_pose"], detector))
-            say(f"{name} fraction {opts.fraction:.3g}: fit {fit_id}"
+            rows.append(_row(name, kind, opts, res, fit_id, run_id, res["mean_pose"], detector,
+                             repeat))
+            say(f"{name}{tag} fraction {opts.fraction:.3g}: fit {fit_id}"
                 f"{' (reused)' if reused else ''} N-MPJPE {res['n_mpjpe']:.1f} mm"
                 f"{' (kept the mean pose)' if res['mean_pose'] else ''}")
 
     for variant in req.variants:
-        cfg = train_config(variant, req.sport, req.steps, req.seed, req.train_set)
-        label = job(f"{variant}: training")
-        tick(label, 0, cfg.train.steps, "")
-        t0 = time.perf_counter()
-        run_id, reused = ensure_train(
-            sessions, ws, cfg, device_name,
-            lambda i, n, stage, terms, label=label: tick(
-                label, i, n, f"stage {stage} recon={terms.get('recon', 0):.4f}"))
-        runs[variant] = run_id
-        say(f"{variant}: run {run_id} " + ("reused" if reused else
-                                           f"trained {cfg.train.steps} steps in "
-                                           f"{time.perf_counter() - t0:.0f} s"))
-        tick(label, cfg.train.steps, cfg.train.steps, "extracting features")
-        ensure_features(sessions, ws, run_id, dev)
-        fits(variant, "variant", run_id, "frozen", None)
+        for repeat in range(req.repeats):
+            tag = f" (repeat {repeat})" if repeat else ""
+            cfg = train_config(variant, req.sport, req.steps,
+                               req.seed + REPEAT_SEED_STRIDE * repeat, req.train_set)
+            label = job(f"{variant}{tag}: training")
+            tick(label, 0, cfg.train.steps, "")
+            t0 = time.perf_counter()
+            run_id, reused = ensure_train(
+                sessions, ws, cfg, device_name,
+                lambda i, n, stage, terms, label=label: tick(
+                    label, i, n, f"stage {stage} recon={terms.get('recon', 0):.4f}"))
+            runs.setdefault(variant, run_id)
+            say(f"{variant}{tag}: run {run_id} " + (
+                "reused" if reused else
+                f"trained {cfg.train.steps} steps in {time.perf_counter() - t0:.0f} s"))
+            tick(label, cfg.train.steps, cfg.train.steps, "extracting features")
+            ensure_features(sessions, ws, run_id, dev)
+            fits(variant, "variant", run_id, "frozen", None, repeat)
 
     detector = req.detector_from
     for baseline in req.baselines:
@@ -348,22 +363,47 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
 
 
 def _row(name: str, kind: str, opts: FitOptions, res: dict, fit_id: int | None,
-         run_id: int | None, kept: bool | None, detector: str | None) -> dict:
+         run_id: int | None, kept: bool | None, detector: str | None,
+         repeat: int = 0) -> dict:
     return {"row": name, "kind": kind, "fraction": opts.fraction, "every": opts.every,
             "train_frames": res["train_frames"], "test_frames": res["test_frames"],
             "mpjpe": res["mpjpe"], "n_mpjpe": res["n_mpjpe"], "p_mpjpe": res["p_mpjpe"],
             "fit": fit_id, "run": run_id, "mean_pose_kept": kept, "detector_from": detector,
             "regressor": opts.regressor if fit_id is not None else None,
             "context": opts.context if fit_id is not None else None,
-            "track": opts.track if fit_id is not None else None}
+            "track": opts.track if fit_id is not None else None, "repeat": repeat}
 
 
 # ---------------------------------------------------------------------------- outputs
 
+def summarise(rows: list[dict]) -> list[dict]:
+    """One row per row name and fraction: the metrics' mean over its repeats, with
+    ``<metric>_sd`` (sample standard deviation; None for one repeat), ``repeats`` (how
+    many) and ``mean_pose_kept`` if any repeat kept it. Order as first seen."""
+    groups: dict[tuple[str, float], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["row"], r["fraction"]), []).append(r)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        agg = {**first, "repeats": len(group),
+               "mean_pose_kept": any(r["mean_pose_kept"] for r in group)
+               if first["mean_pose_kept"] is not None else None}
+        for m in METRICS:
+            v = np.array([r[m] for r in group], float)
+            agg[m] = float(v.mean())
+            agg[f"{m}_sd"] = float(v.std(ddof=1)) if len(v) > 1 else None
+        out.append(agg)
+    return out
+
+
 def with_ratios(rows: list[dict]) -> list[dict]:
     """Each row plus ``<metric>_vs_ours`` and ``<metric>_vs_mean`` at its fraction
-    (None where that row is absent)."""
-    ref = {name: {r["fraction"]: r for r in rows if r["row"] == name} for name in ("ours", "mean")}
+    (None where that row is absent); against the mean over repeats where there are
+    several."""
+    means = summarise(rows)
+    ref = {name: {r["fraction"]: r for r in means if r["row"] == name}
+           for name in ("ours", "mean")}
     out = []
     for r in rows:
         extra = {}
@@ -420,7 +460,8 @@ class Meta:
 
 
 def markdown(rows: list[dict], meta: Meta) -> str:
-    rows = with_ratios(rows)
+    repeated = max((r.get("repeat") or 0 for r in rows), default=0) > 0
+    rows = with_ratios(summarise(rows))
     names = list(dict.fromkeys(r["row"] for r in rows))
     fracs = sorted({r["fraction"] for r in rows}, reverse=True)
     cell = {(r["row"], r["fraction"]): r for r in rows}
@@ -443,6 +484,12 @@ def markdown(rows: list[dict], meta: Meta) -> str:
     ]
     if detector:
         lines.append(f"- `random` and `scratch` crop with the detector of the `{detector}` run")
+    if repeated:
+        n = {r["row"]: r["repeats"] for r in rows if r["kind"] == "variant"}
+        lines.append("- repeats: each variant trained with seeds seed + "
+                     f"{REPEAT_SEED_STRIDE} r (the split and fits keep the seed); a cell "
+                     "is the mean over the repeats ± their sample standard deviation ("
+                     + ", ".join(f"{k}: {v}" for k, v in n.items()) + ")")
     lines.append("")
     for m in METRICS:
         ratio = " (ratio to `ours`)" if has_ours else ""
@@ -457,6 +504,8 @@ def markdown(rows: list[dict], meta: Meta) -> str:
                     cells.append("")
                     continue
                 text = f"{r[m]:.1f}" + ("*" if r["mean_pose_kept"] else "")
+                if r[f"{m}_sd"] is not None:
+                    text += f" ± {r[f'{m}_sd']:.1f}"
                 if r[f"{m}_vs_ours"] is not None:
                     text += f" ({r[f'{m}_vs_ours']:.2f})"
                 cells.append(text)
@@ -490,6 +539,7 @@ def plot(rows: list[dict], meta: Meta) -> np.ndarray:
     """(H, W, 3) RGB: N-MPJPE against the label fraction (log x), one line per row."""
     from tempose_cli.media.plots import PALETTE, Series, line_plot
 
+    rows = summarise(rows)
     series = []
     names = list(dict.fromkeys(r["row"] for r in rows))
     n_variant = 0
