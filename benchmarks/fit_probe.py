@@ -188,6 +188,8 @@ def main() -> None:
                          "probe too (compare at the fit's own fraction: it saw its labels)")
     ap.add_argument("--contexts", default="0",
                     help="frame offsets d: features of t-d, t, t+d concatenated (0: t only)")
+    ap.add_argument("--with-ti", action="store_true",
+                    help="also [z_tv, z_ti] of each frame (a split run's whole latent)")
     ap.add_argument("--norms", default="none",
                     help="per-clip feature normalisation before the rest: none, l2, clip")
     ap.add_argument("--fit-steps", type=int, default=2000)
@@ -224,6 +226,10 @@ def main() -> None:
     side = {k: [by_id[c] for c in getattr(split, k)] for k in ("train", "val", "test")}
     sets = {"ours": {s.clip_id: load_features(a.run, run_dir, s.content_hash, s.clip_id)
                      for s in srcs}}
+    if a.with_ti:  # the whole latent of a split run (its z_ti from the frame itself)
+        sets["tv+ti"] = {s.clip_id: np.concatenate(
+            [load_features(a.run, run_dir, s.content_hash, s.clip_id, key)
+             for key in ("z_tv", "z_ti")], 1) for s in srcs}
     if "random" in models:
         sets["random"] = encode_all(models["random"], srcs, device, False)
     for name, enc in encoders.items():
