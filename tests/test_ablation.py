@@ -263,3 +263,21 @@ def test_summarise_is_the_mean_and_sample_sd_over_repeats() -> None:
     assert dsl["n_mpjpe_sd"] is None and dsl["repeats"] == 1
     assert [r["n_mpjpe_vs_ours"] for r in with_ratios(rows)] == pytest.approx(
         [100 / 110, 120 / 110, 150 / 110])
+
+
+def test_gaps_to_ours_are_read_against_the_pooled_training_noise() -> None:
+    from tempose_cli.pipeline.ablation import gaps_to_ours, pooled_noise
+
+    def row(name: str, repeat: int, v: float, kind: str = "variant") -> dict:
+        return {"row": name, "kind": kind, "fraction": 0.2, "mpjpe": v, "n_mpjpe": v,
+                "p_mpjpe": v, "mean_pose_kept": False, "repeat": repeat}
+
+    rows = [row("ours", 0, 100.0), row("ours", 1, 104.0), row("dsl", 0, 120.0),
+            row("dsl", 1, 128.0), row("ae-stn-dec", 0, 99.0), row("mean", 0, 400.0, "baseline")]
+    sd, df = pooled_noise(rows)[0.2]
+    assert df == 2 and sd == pytest.approx(((8 + 32) / 2) ** 0.5)  # ours: 2^2 x 2, dsl: 4^2 x 2
+    gaps = gaps_to_ours(rows)
+    assert set(gaps) == {("dsl", 0.2), ("ae-stn-dec", 0.2)}  # baselines and ours left out
+    assert gaps["dsl", 0.2] == pytest.approx((22.0, 22.0 / (sd * (1 / 2 + 1 / 2) ** 0.5)))
+    assert gaps["ae-stn-dec", 0.2] == pytest.approx((-3.0, -3.0 / (sd * (1 + 1 / 2) ** 0.5)))
+    assert pooled_noise([r for r in rows if r["repeat"] == 0]) == {}  # nothing repeated

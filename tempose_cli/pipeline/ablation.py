@@ -397,6 +397,42 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
+def pooled_noise(rows: list[dict], metric: str = "n_mpjpe") -> dict[float, tuple[float, int]]:
+    """Training noise per fraction: the pooled sample standard deviation of ``metric``
+    over the repeats of every variant trained more than once, and its degrees of
+    freedom (sum of n - 1). Pooled because two or three repeats give one variant's
+    spread too loosely; it assumes the variants are about as noisy as each other."""
+    groups: dict[tuple[str, float], list[float]] = {}
+    for r in rows:
+        if r["kind"] == "variant":
+            groups.setdefault((r["row"], r["fraction"]), []).append(r[metric])
+    ss: dict[float, float] = {}
+    df: dict[float, int] = {}
+    for (_, f), v in groups.items():
+        if len(v) > 1:
+            ss[f] = ss.get(f, 0.0) + float(((np.array(v) - np.mean(v)) ** 2).sum())
+            df[f] = df.get(f, 0) + len(v) - 1
+    return {f: (math.sqrt(ss[f] / df[f]), df[f]) for f in ss}
+
+
+def gaps_to_ours(rows: list[dict], metric: str = "n_mpjpe"
+                 ) -> dict[tuple[str, float], tuple[float, float]]:
+    """(row, fraction) -> (mean of ``metric`` - ``ours``' mean, that gap over its
+    standard error from ``pooled_noise``), for every variant other than ``ours`` at a
+    fraction where the noise could be pooled."""
+    noise = pooled_noise(rows, metric)
+    means = {(r["row"], r["fraction"]): r for r in summarise(rows)}
+    out = {}
+    for (name, f), r in means.items():
+        ours = means.get(("ours", f))
+        if name == "ours" or r["kind"] != "variant" or ours is None or f not in noise:
+            continue
+        se = noise[f][0] * math.sqrt(1 / r["repeats"] + 1 / ours["repeats"])
+        gap = r[metric] - ours[metric]
+        out[(name, f)] = (gap, gap / se if se > 0 else math.copysign(math.inf, gap))
+    return out
+
+
 def with_ratios(rows: list[dict]) -> list[dict]:
     """Each row plus ``<metric>_vs_ours`` and ``<metric>_vs_mean`` at its fraction
     (None where that row is absent); against the mean over repeats where there are
@@ -461,6 +497,7 @@ class Meta:
 
 def markdown(rows: list[dict], meta: Meta) -> str:
     repeated = max((r.get("repeat") or 0 for r in rows), default=0) > 0
+    noise, gaps = pooled_noise(rows), gaps_to_ours(rows)
     rows = with_ratios(summarise(rows))
     names = list(dict.fromkeys(r["row"] for r in rows))
     fracs = sorted({r["fraction"] for r in rows}, reverse=True)
@@ -511,6 +548,22 @@ def markdown(rows: list[dict], meta: Meta) -> str:
                 cells.append(text)
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
+    if gaps:
+        lines += ["## N-MPJPE against `ours`, in units of the training noise", "",
+                  "Each variant's mean less `ours`' mean (mm; negative: below `ours`), and "
+                  "that gap over its standard error from the training noise pooled over "
+                  "every repeated variant at the fraction (|gap / se| under 2: not told "
+                  "apart from the noise).", "",
+                  "| row | " + " | ".join(f"fraction {f:.3g}" for f in fracs) + " |",
+                  "|---|" + "---:|" * len(fracs)]
+        for name in names:
+            if any((name, f) in gaps for f in fracs):
+                lines.append(f"| {name} | " + " | ".join(
+                    f"{gaps[name, f][0]:+.1f} ({gaps[name, f][1]:+.1f} se)"
+                    if (name, f) in gaps else "" for f in fracs) + " |")
+        lines += ["| training noise (pooled sd, df) | " + " | ".join(
+            f"{noise[f][0]:.1f} ({noise[f][1]})" if f in noise else "" for f in fracs) + " |",
+            ""]
     frames = {f: (cell.get(("mean", f)) or next(r for r in rows if r["fraction"] == f))
               for f in fracs}
     lines.append("Labelled frames (train / test): " + ", ".join(
