@@ -27,6 +27,7 @@ import argparse
 import ast
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -188,6 +189,9 @@ def main() -> None:
                          "probe too (compare at the fit's own fraction: it saw its labels)")
     ap.add_argument("--contexts", default="0",
                     help="frame offsets d: features of t-d, t, t+d concatenated (0: t only)")
+    ap.add_argument("--refine", default="",
+                    help="also the run's features encoded with its box refined K mean-shift "
+                         "steps onto the foreground (0: the learned detector alone), e.g. 0")
     ap.add_argument("--with-ti", action="store_true",
                     help="also [z_tv, z_ti] of each frame (a split run's whole latent)")
     ap.add_argument("--norms", default="none",
@@ -213,7 +217,8 @@ def main() -> None:
         split = split_for(clips, base)
         used = set(split.train + split.val + split.test)
         fit_ids = [int(v) for v in a.fit_encoders.split(",") if v]
-        need = a.random or a.flip or bool(fit_ids)
+        refines = [int(v) for v in a.refine.split(",") if v]
+        need = a.random or a.flip or bool(fit_ids) or bool(refines)
         srcs = clip_sources(s, ws, [c for c in clips if c.id in used], open_frames=need)
         models = {}
         if need:
@@ -226,6 +231,12 @@ def main() -> None:
     side = {k: [by_id[c] for c in getattr(split, k)] for k in ("train", "val", "test")}
     sets = {"ours": {s.clip_id: load_features(a.run, run_dir, s.content_hash, s.clip_id)
                      for s in srcs}}
+    for k in refines:  # the same run's features, its box refined k mean-shift steps
+        trained = models["ours"]
+        stored = trained.cfg
+        trained.cfg = replace(stored, box_refine_steps=k)
+        sets[f"refine{k}"] = encode_all(trained, srcs, device, False)
+        trained.cfg = stored
     if a.with_ti:  # the whole latent of a split run (its z_ti from the frame itself)
         sets["tv+ti"] = {s.clip_id: np.concatenate(
             [load_features(a.run, run_dir, s.content_hash, s.clip_id, key)
