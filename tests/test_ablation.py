@@ -281,3 +281,19 @@ def test_gaps_to_ours_are_read_against_the_pooled_training_noise() -> None:
     assert gaps["dsl", 0.2] == pytest.approx((22.0, 22.0 / (sd * (1 / 2 + 1 / 2) ** 0.5)))
     assert gaps["ae-stn-dec", 0.2] == pytest.approx((-3.0, -3.0 / (sd * (1 + 1 / 2) ** 0.5)))
     assert pooled_noise([r for r in rows if r["repeat"] == 0]) == {}  # nothing repeated
+
+
+def test_markdown_footnotes_the_star_only_when_a_cell_has_one() -> None:
+    from tempose_cli.pipeline.ablation import ROW_KEYS, Meta, markdown
+
+    def row(name: str, kept: bool | None, kind: str = "variant") -> dict:
+        return dict.fromkeys(ROW_KEYS) | {
+            "row": name, "kind": kind, "fraction": 0.2, "mpjpe": 200.0, "n_mpjpe": 150.0,
+            "p_mpjpe": 90.0, "mean_pose_kept": kept, "repeat": 0, "train_frames": 10,
+            "test_frames": 40}
+
+    meta = Meta(command="tempose ablation", seconds=1.0)
+    plain = markdown([row("ours", False), row("mean", None, "baseline")], meta)
+    assert "kept the untrained regressor" not in plain and "| 150.0* |" not in plain
+    starred = markdown([row("ours", True), row("mean", None, "baseline")], meta)
+    assert "kept the untrained regressor" in starred and "150.0*" in starred

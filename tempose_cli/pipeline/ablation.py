@@ -569,9 +569,11 @@ def markdown(rows: list[dict], meta: Meta) -> str:
     lines.append("Labelled frames (train / test): " + ", ".join(
         f"fraction {f:.3g}: {frames[f]['train_frames']} / {frames[f]['test_frames']}"
         for f in fracs) + ".")
-    lines += ["", "`mean`: the training frames' mean pose predicted for every test frame. "
-              "\\* the fit's model selection kept the untrained regressor (no step beat the "
-              "training mean pose on the validation clips), so the cell is the mean pose.", ""]
+    legend = "`mean`: the training frames' mean pose predicted for every test frame."
+    if any(r.get("mean_pose_kept") for r in rows):  # the footnote only where a cell has its *
+        legend += (" \\* the fit's model selection kept the untrained regressor (no step beat "
+                   "the training mean pose on the validation clips), so the cell is the mean pose.")
+    lines += ["", legend, ""]
     return "\n".join(lines)
 
 
