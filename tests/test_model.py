@@ -293,6 +293,14 @@ def test_runs_from_before_the_refinement_are_rebuilt_as_trained() -> None:
     assert RunConfig.from_dict(d).model.box_refine_steps == 0
 
 
+def test_runs_from_before_the_weight_average_are_rebuilt_without_one() -> None:
+    from models.config import RunConfig, TrainConfig
+    d = RunConfig().to_dict()
+    assert RunConfig.from_dict(d).train.ema_decay == TrainConfig().ema_decay > 0
+    del d["train"]["ema_decay"]
+    assert RunConfig.from_dict(d).train.ema_decay == 0.0
+
+
 @pytest.mark.parametrize("refine", [True, False])
 def test_encoder_crops_follow_the_refined_box_in_training(refine: bool) -> None:
     model = TemporalPoseModel(replace(TINY, box_refine_steps=1), get_variant("ours"))

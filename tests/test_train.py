@@ -100,6 +100,22 @@ def test_resume_is_bit_for_bit(home: Path) -> None:
         assert torch.equal(a[k], b[k]), k
 
 
+def test_resume_with_a_weight_average_is_bit_for_bit(home: Path) -> None:
+    args = ["--stage1-steps", "3", "--seed", "6", "--ema-decay", "0.9"]
+    straight = train(home, "--steps", "6", *args)
+    half = train(home, "--steps", "3", *args)
+    resumed = train(home, "--resume", str(half["run"]), "--steps", "6")
+    a, b = (torch.load(home / r["checkpoint"], weights_only=False) for r in (straight, resumed))
+    assert a["extra"]["ema"] == b["extra"]["ema"] == {"decay": 0.9, "updates": 6}
+    for part in ("model", "train_model"):
+        wa = a["model"] if part == "model" else a["extra"][part]
+        wb = b["model"] if part == "model" else b["extra"][part]
+        assert all(torch.equal(wa[k], wb[k]) for k in wa), part
+    # The run's model is the average, not the last step's weights.
+    assert any(not torch.equal(a["model"][k], a["extra"]["train_model"][k]) for k in a["model"]
+               if a["model"][k].is_floating_point())
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_variant_trains_through_the_same_command(home: Path, variant: str) -> None:
     run = train(home, "--variant", variant, *FAST)

@@ -29,6 +29,9 @@ def train(
         None, help="Ridge probe z_tv -> 3D pose on held-out athletes every N steps, into "
         "losses.csv and the progress bar, when the clips hold labels of >= 3 athletes "
         "(default 250; 0: off)."),
+    ema_decay: float = typer.Option(
+        None, help="Keep an exponential moving average of the weights with this decay "
+        "and save it as the run's model (default 0.995; 0: off, the last step's weights)."),
     weak_2d: bool = typer.Option(False, "--weak-2d", help="Also regress 2D labels from z_tv."),
     perceptual_weights: Path = typer.Option(
         None, help="Local ResNet-18 state_dict for the perceptual loss (none is downloaded; "
@@ -53,7 +56,8 @@ def train(
         try:
             cfg = run_config(profile, variant, sport, {
                 "steps": steps, "stage1_steps": stage1_steps, "seed": seed, "lr": lr,
-                "weak_2d": weak_2d or None, "probe_every": probe_every})
+                "weak_2d": weak_2d or None, "probe_every": probe_every,
+                "ema_decay": ema_decay})
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
     with progress_bar(st.console, st.json) as bar:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from models.config import ModelConfig, RunConfig, TrainConfig
+from models.ema import WeightAverage
 from models.model import TemporalPoseModel
 from models.perceptual import ReconstructionLoss
 from models.sampler import TemporalSampler
@@ -139,6 +140,7 @@ class Trainer:
         ])
         self.sampler = TemporalSampler(store.lengths, tc, seed=tc.seed + 1000 * ddp.rank)
         self.step = 0
+        self.ema = WeightAverage(self.model, tc.ema_decay) if tc.ema_decay > 0 else None
         self.net = self.model
         if ddp.distributed:
             ids = [device.index] if device.type == "cuda" else None
@@ -150,15 +152,28 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.run_dir / "checkpoint.pt"
 
+    @property
+    def model_to_use(self) -> TemporalPoseModel:
+        """What extract, fits and the probe use: the weight average when there is one."""
+        return self.model if self.ema is None else self.ema.average
+
     def save(self) -> None:
-        save_checkpoint(self.checkpoint_path, config=self.cfg.to_dict(), model=self.model,
-                        optimizer=self.optimizer, step=self.step,
-                        rng=rng_state(self.generator, self.sampler.state()),
-                        extra={"perceptual": self.recon.source})
+        extra: dict = {"perceptual": self.recon.source}
+        if self.ema is not None:  # "model" is the average; the training weights for --resume
+            extra["ema"] = {k: v for k, v in self.ema.state_dict().items() if k != "average"}
+            extra["train_model"] = self.model.state_dict()
+        save_checkpoint(self.checkpoint_path, config=self.cfg.to_dict(),
+                        model=self.model_to_use, optimizer=self.optimizer, step=self.step,
+                        rng=rng_state(self.generator, self.sampler.state()), extra=extra)
 
     def load(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
-        self.model.load_state_dict(ckpt["model"])
+        extra = ckpt.get("extra") or {}
+        if self.ema is not None and "ema" in extra:
+            self.ema.load_state_dict({**extra["ema"], "average": ckpt["model"]})
+            self.model.load_state_dict(extra["train_model"])
+        else:  # no average saved (or none wanted now): train on from the saved weights
+            self.model.load_state_dict(extra.get("train_model", ckpt["model"]))
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.step = ckpt["step"]
         sampler_state = restore_rng(ckpt["rng"], self.generator)
@@ -185,6 +200,8 @@ class Trainer:
         self.optimizer.param_groups[1]["lr"] = tc.detector_lr * detector_lr_mult(self.step,
                                                                                  self.cfg)
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
         self.step += 1
         terms["total"] = float(total.detach())
         self._last_vis = vis
@@ -198,7 +215,7 @@ class Trainer:
             stage, terms = self.train_step()
             if probe is not None and self.ddp.main and tc.probe_every > 0 and (
                     self.step % tc.probe_every == 0 or self.step == tc.steps):
-                result = probe(self.model, self.device)
+                result = probe(self.model_to_use, self.device)
                 last_probe = {k: result[k] for k in PROBE_COLUMNS}
                 terms.update(last_probe)
             if log:
