@@ -1,6 +1,6 @@
 """The box targets of issue 11 on a trained run's extracted box track.
 
-Run:  .venv/bin/python benchmarks/box_targets.py --home HOME --run R
+Run:  .venv/bin/python benchmarks/box_targets.py --home HOME --run R [--margin M] [--noise-k K]
 
 For every labelled frame of every labelled dive clip: the box centre's distance to the
 reference track (the projected true CG) over the frame height, and the box side over
@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from store.catalogue import list_clips  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
-from tempose_cli.learn.dataset import features_path, load_clips  # noqa: E402
+from tempose_cli.learn.dataset import FrameStore, features_path, load_clips  # noqa: E402
+from tempose_cli.learn.features import encode_clip, load_model  # noqa: E402
 from tempose_cli.pipeline.extract import get_train_run  # noqa: E402
 from tempose_cli.pipeline.trainprobe import box_quality  # noqa: E402
 from tempose_cli.pose.tracking import reference_track  # noqa: E402
@@ -35,20 +38,38 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--home", required=True)
     ap.add_argument("--run", type=int, required=True, help="the training run's id")
+    ap.add_argument("--margin", type=float, default=None,
+                    help="re-encode with the refinement's box margin set to M "
+                         "(ModelConfig.box_refine_margin) instead of reading the extracted box")
+    ap.add_argument("--noise-k", type=float, default=None,
+                    help="re-encode with the foreground threshold raised by K x the clip's "
+                         "background noise (ModelConfig.fg_noise_k), e.g. 3")
     a = ap.parse_args()
     ws = Workspace.from_options(a.home)
     sessions = session_factory(open_catalogue(ws.url))
     errs, ratios = [], []
     with sessions.begin() as s:
-        run_dir = ws.abs(get_train_run(s, a.run).directory)
+        run = get_train_run(s, a.run)
+        run_dir = ws.abs(run.directory)
+        model = None
+        if a.margin is not None or a.noise_k is not None:
+            model, _ = load_model(ws, run, torch.device("cpu"))
+            model.cfg = replace(model.cfg, box_refine_steps=max(1, model.cfg.box_refine_steps))
+            if a.margin is not None:
+                model.cfg = replace(model.cfg, box_refine_margin=a.margin)
+            if a.noise_k is not None:
+                model.cfg = replace(model.cfg, fg_noise_k=a.noise_k)
         clips = [c for c in list_clips(s, sport="dive")
                  if any(lb.frames_3d for lb in c.labels)]
         for c, f in zip(clips, load_clips(ws, clips), strict=True):
-            path = features_path(run_dir, c.content_hash)
-            if not path.exists():
-                sys.exit(f"error: {path}: no features (run tempose extract --run {a.run})")
-            with np.load(path) as z:
-                box = z["box"]  # (T, 4)
+            if model is not None:
+                box = encode_clip(model, FrameStore([f]), 0, torch.device("cpu"))["box"]
+            else:
+                path = features_path(run_dir, c.content_hash)
+                if not path.exists():
+                    sys.exit(f"error: {path}: no features (run tempose extract --run {a.run})")
+                with np.load(path) as z:
+                    box = z["box"]  # (T, 4)
             q = box_quality(box, reference_track(c.sidecar, f.j2d), f.j2d, f.video_size)
             errs.append(q["centre_err"])
             ratios.append(q["size_ratio"])

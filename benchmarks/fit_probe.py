@@ -27,6 +27,7 @@ import argparse
 import ast
 import sys
 import time
+import warnings
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -41,6 +42,7 @@ from models.regressor import RegressorConfig, fit_knn  # noqa: E402
 from models.ridge import LAMBDAS, ridge_fit  # noqa: E402
 from models.skeleton import mirror_pose  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
+from tempose_cli.core.geometry import px_to_norm  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.dataset import FrameStore  # noqa: E402
 from tempose_cli.learn.features import encode_clip, load_model  # noqa: E402
@@ -91,6 +93,44 @@ def encode_all(model, srcs: list, device: torch.device, flip: bool) -> dict:  # 
     model.eval()
     return {s.clip_id: encode_clip(model, FrameStore([s.frames]), 0, device, flip=flip)[
         "features"] for s in srcs}
+
+
+def joints_boxes(j2d: np.ndarray, size: tuple[int, int], margin: float) -> np.ndarray:
+    """(T, 14, 2) true 2D joints in pixels -> (T, 4) square boxes (s_x, s_y, u, v): centred
+    on the joints' bounding box, side ``margin`` x its longer side (what a perfect detector
+    of the athlete's extent would give); NaN where a frame has no 2D label."""
+    with warnings.catch_warnings():  # an unlabelled frame's all-NaN row stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanmin(j2d, 1), np.nanmax(j2d, 1)  # (T, 2)
+    side = margin * (hi - lo).max(1)  # (T,) pixels
+    w, h = size
+    centre = px_to_norm(0.5 * (lo + hi), size)  # (T, 2)
+    return np.stack([side / w, side / h, centre[:, 0], centre[:, 1]], 1)
+
+
+@torch.no_grad()
+def encode_oracle(model, srcs: list, device: torch.device, margin: float) -> dict:  # noqa: ANN001
+    """Each clip's features through ``model`` from crops at the true joints' box
+    (``joints_boxes``), the model's own box where a frame has no 2D label."""
+    model.eval()
+    out = {}
+    for src in srcs:
+        store = FrameStore([src.frames])
+        n = store.lengths[0]
+        oracle = joints_boxes(src.track.j2d.astype(np.float64), src.video_size, margin)
+        feats = []
+        for t0 in range(0, n, 64):
+            idx = list(range(t0, min(n, t0 + 64)))
+            frames = store.frames([0] * len(idx), idx).to(device)  # (B, 3, H, W)
+            background = store.backgrounds([0] * len(idx), idx).to(device)
+            noise = store.noise([0] * len(idx), idx).to(device)
+            box = model.boxes(frames, background, noise)  # (B, 4)
+            o = torch.from_numpy(oracle[idx]).float().to(device)  # (B, 4)
+            box = torch.where(torch.isfinite(o), o, box)
+            z_tv, z_ti = model.latents(model.crops(frames, box), box, background, noise)
+            feats.append(model.features(z_tv, z_ti).cpu().numpy())
+        out[src.clip_id] = np.concatenate(feats).astype(np.float32)
+    return out
 
 
 def nm(pred: np.ndarray, true: np.ndarray) -> float:
@@ -192,6 +232,13 @@ def main() -> None:
     ap.add_argument("--refine", default="",
                     help="also the run's features encoded with its box refined K mean-shift "
                          "steps onto the foreground (0: the learned detector alone), e.g. 0")
+    ap.add_argument("--refine-margins", default="",
+                    help="also the run's features with its one refinement step's box "
+                         "margin (ModelConfig.box_refine_margin) set to M, e.g. 1.0")
+    ap.add_argument("--oracle-box", default="",
+                    help="also the run's features from crops at the true 2D joints' box, "
+                         "square, side M x their longer extent, e.g. 1.2 (is the detector "
+                         "or the encoder to blame?)")
     ap.add_argument("--with-ti", action="store_true",
                     help="also [z_tv, z_ti] of each frame (a split run's whole latent)")
     ap.add_argument("--norms", default="none",
@@ -218,7 +265,10 @@ def main() -> None:
         used = set(split.train + split.val + split.test)
         fit_ids = [int(v) for v in a.fit_encoders.split(",") if v]
         refines = [int(v) for v in a.refine.split(",") if v]
-        need = a.random or a.flip or bool(fit_ids) or bool(refines)
+        oracles = [float(v) for v in a.oracle_box.split(",") if v]
+        margins = [float(v) for v in a.refine_margins.split(",") if v]
+        need = (a.random or a.flip or bool(fit_ids) or bool(refines) or bool(oracles)
+                or bool(margins))
         srcs = clip_sources(s, ws, [c for c in clips if c.id in used], open_frames=need)
         models = {}
         if need:
@@ -237,6 +287,15 @@ def main() -> None:
         trained.cfg = replace(stored, box_refine_steps=k)
         sets[f"refine{k}"] = encode_all(trained, srcs, device, False)
         trained.cfg = stored
+    for m in margins:  # the same run's features, its refined box at another margin
+        trained = models["ours"]
+        stored = trained.cfg
+        trained.cfg = replace(stored, box_refine_steps=max(1, stored.box_refine_steps),
+                              box_refine_margin=m)
+        sets[f"margin{m:g}"] = encode_all(trained, srcs, device, False)
+        trained.cfg = stored
+    for m in oracles:  # the same encoder, crops from the true joints
+        sets[f"oracle{m:g}"] = encode_oracle(models["ours"], srcs, device, m)
     if a.with_ti:  # the whole latent of a split run (its z_ti from the frame itself)
         sets["tv+ti"] = {s.clip_id: np.concatenate(
             [load_features(a.run, run_dir, s.content_hash, s.clip_id, key)

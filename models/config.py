@@ -49,6 +49,13 @@ class ModelConfig:
     box_refine_threshold: float = 0.1
     box_refine_margin: float = 1.15
     box_refine_reach: float = 2.0
+    # Not in the paper: the foreground threshold raised per pixel by this many times the
+    # clip's background noise there (FrameStore.noise: the median over the clip of each
+    # pixel's difference from its background), as in per-pixel Gaussian background models.
+    # Rippling water passed the fixed threshold over the lower frame: its speckle pulled
+    # the cover and extent terms and the refinement into boxes of 0.7-1.0 of the frame on
+    # whole clips (RESULTS.md, "background noise"). 0: the fixed threshold alone.
+    fg_noise_k: float = 3.0
     # What the z_ti head sees: the crop ("crop", the paper), or only the athlete
     # ("athlete": pixels like the clip's background set to grey; needs the background,
     # as the refinement does). Not in the paper: z_ti, constant within a clip and pushed
@@ -223,6 +230,7 @@ class RunConfig:
         model.setdefault("box_refine_steps", 0)  # runs from before the refinement: as trained
         model.setdefault("ti_input", "crop")
         model.setdefault("ti_pool", "same")
+        model.setdefault("fg_noise_k", 0.0)  # runs from before the noise model: as trained
         train = dict(d["train"])
         train.setdefault("ema_decay", 0.0)  # runs from before the weight average: as trained
         return cls(model=build(ModelConfig, model), train=build(TrainConfig, train),

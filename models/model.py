@@ -34,6 +34,9 @@ class Batch:
     j2d: Tensor | None = None  # (N, J, 2) normalised frame coordinates, NaN = unlabelled
     extra_frames: Tensor | None = None  # (M, 3, H, W) random frames for the detector terms
     extra_background: Tensor | None = None  # (M, 3, H, W)
+    # The clips' per-pixel background noise (FrameStore.noise), for the foreground maps.
+    bg_noise: Tensor | None = None  # (N, 1, H, W)
+    extra_bg_noise: Tensor | None = None  # (M, 1, H, W)
     frame: Tensor | None = None  # (N,) frame index within its clip (TrainConfig.ti_swap)
 
 
@@ -76,13 +79,14 @@ def channel_shuffle(x: Tensor, p: float, generator: torch.Generator | None) -> T
     return x.gather(1, idx)
 
 
-def foreground_map(frames: Tensor, background: Tensor, threshold: float) -> Tensor:
-    """(N, 1, H, W) 1 where any channel differs from the background by more than threshold."""
+def foreground_map(frames: Tensor, background: Tensor, threshold: float | Tensor) -> Tensor:
+    """(N, 1, H, W) 1 where any channel differs from the background by more than threshold
+    (a number, or a per-pixel (N, 1, H, W) map: TemporalPoseModel.fg_threshold)."""
     return ((frames - background).abs().amax(1, keepdim=True) > threshold).to(frames.dtype)
 
 
 def foreground_weighted_mse(pred: Tensor, target: Tensor, background: Tensor, weight: float,
-                            threshold: float) -> Tensor:
+                            threshold: float | Tensor) -> Tensor:
     """Pixel L2 with pixels unlike the background weighted ``1 + weight``.
 
     A diver filmed whole-flight covers ~1% of the frame: plain L2 is then minimised by
@@ -98,7 +102,7 @@ def foreground_weighted_mse(pred: Tensor, target: Tensor, background: Tensor, we
 
 
 def foreground_colour_mse(rgb: Tensor, target: Tensor, background: Tensor,
-                          threshold: float) -> Tensor:
+                          threshold: float | Tensor) -> Tensor:
     """L2 of the decoder's own RGB (before compositing) on the target's foreground pixels.
 
     Not in the paper. The composite lets a soft mask paint the body as a dark silhouette
@@ -119,7 +123,7 @@ def centre_weight(size: int, sigma: float = 0.4, device: torch.device | None = N
 
 
 def foreground_coverage_loss(box: Tensor, frames: Tensor, background: Tensor, weight: Tensor,
-                             threshold: float) -> Tensor:
+                             threshold: float | Tensor) -> Tensor:
     """1 - the share of the (blurred) foreground mass under the box's centre weighting.
 
     Not in the paper: the pixels unlike the background are where Eq. 1 needs the
@@ -138,7 +142,8 @@ def foreground_coverage_loss(box: Tensor, frames: Tensor, background: Tensor, we
     return (1 - (fg * cover).sum((1, 2, 3)) / mass).mean()
 
 
-def foreground_extent_box(box: Tensor, frames: Tensor, background: Tensor, threshold: float,
+def foreground_extent_box(box: Tensor, frames: Tensor, background: Tensor,
+                          threshold: float | Tensor,
                           margin: float, reach: float) -> Tensor:
     """(N, 4) boxes that would frame the foreground near each box: its centroid, and
     ``margin`` x its extent.
@@ -189,9 +194,18 @@ class TemporalPoseModel(nn.Module):
         self.register_buffer("centre", centre_weight(cfg.crop_size), persistent=False)
 
     # --- inference -------------------------------------------------------------------
-    def boxes(self, frames: Tensor, background: Tensor | None = None) -> Tensor:
+    def fg_threshold(self, threshold: float, noise: Tensor | None) -> float | Tensor:
+        """The foreground threshold: ``threshold``, raised by ModelConfig.fg_noise_k x the
+        clip's per-pixel background noise (N, 1, h, w) where that is given."""
+        if noise is None or self.cfg.fg_noise_k <= 0:
+            return threshold
+        return threshold + self.cfg.fg_noise_k * noise
+
+    def boxes(self, frames: Tensor, background: Tensor | None = None,
+              noise: Tensor | None = None) -> Tensor:
         """(B, 4) boxes: the detector's, refined onto the foreground when the clip's
-        ``background`` (B, 3, H, W) is given (ModelConfig.box_refine_steps)."""
+        ``background`` (B, 3, H, W) is given (ModelConfig.box_refine_steps); ``noise``
+        (B, 1, H, W): the clip's background noise (FrameStore.noise)."""
         if not self.variant.stn:
             return full_frame_box(frames.shape[0], frames.device)
         box = self.detector(frames)  # (B, 4)
@@ -200,42 +214,50 @@ class TemporalPoseModel(nn.Module):
             if frames.shape[-2:] != (r, r):  # the size the detector terms see in training
                 frames = F.interpolate(frames, size=(r, r), mode="area")
                 background = F.interpolate(background, size=(r, r), mode="area")
-            box = self.refine(box, frames, background)
+                if noise is not None:
+                    noise = F.interpolate(noise, size=(r, r), mode="area")
+            box = self.refine(box, frames, background, noise)
         return box
 
-    def refine(self, box: Tensor, frames: Tensor, background: Tensor) -> Tensor:
+    def refine(self, box: Tensor, frames: Tensor, background: Tensor,
+               noise: Tensor | None = None) -> Tensor:
         """Mean-shift steps of (N, 4) boxes onto the foreground near them (detached)."""
         c = self.cfg
+        threshold = self.fg_threshold(c.box_refine_threshold, noise)
         for _ in range(c.box_refine_steps):
-            box = foreground_extent_box(box, frames, background, c.box_refine_threshold,
+            box = foreground_extent_box(box, frames, background, threshold,
                                         c.box_refine_margin, c.box_refine_reach)
         return box
 
     def crops(self, frames: Tensor, box: Tensor) -> Tensor:
-        return crop(frames, box, self.cfg.crop_size)  # (B, 3, c, c)
+        return crop(frames, box, self.cfg.crop_size)  # (B, C, c, c)
 
-    def encode(self, frames: Tensor, background: Tensor | None = None
-               ) -> tuple[Tensor, Tensor, Tensor]:
+    def encode(self, frames: Tensor, background: Tensor | None = None,
+               noise: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """(B, 3, H, W) frames -> box (B, 4), z_tv (B, Dtv), z_ti (B, Dti); no augmentation.
-        With the clips' ``background`` the box is refined onto the athlete first."""
-        box = self.boxes(frames, background)
-        z_tv, z_ti = self.latents(self.crops(frames, box), box, background)
+        With the clips' ``background`` (and its ``noise``) the box is refined onto the
+        athlete first."""
+        box = self.boxes(frames, background, noise)
+        z_tv, z_ti = self.latents(self.crops(frames, box), box, background, noise)
         return box, z_tv, z_ti
 
-    def latents(self, crops: Tensor, box: Tensor, background: Tensor | None = None
-                ) -> tuple[Tensor, Tensor]:
+    def latents(self, crops: Tensor, box: Tensor, background: Tensor | None = None,
+                noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(B, 3, c, c) crops at ``box`` -> z_tv (B, Dtv), z_ti (B, Dti); z_ti from the
         athlete's pixels only with ``ti_input athlete`` and the clips' background."""
         if self.cfg.ti_input == "athlete" and background is not None:
             z_tv, _ = self.encoder(crops, part="tv")
-            _, z_ti = self.encoder(self.athlete_only(crops, self.crops(background, box)),
-                                   part="ti")
+            crop_noise = None if noise is None else self.crops(noise, box)
+            _, z_ti = self.encoder(
+                self.athlete_only(crops, self.crops(background, box), crop_noise), part="ti")
             return z_tv, z_ti
         return self.encoder(crops)
 
-    def athlete_only(self, crops: Tensor, crop_bg: Tensor) -> Tensor:
+    def athlete_only(self, crops: Tensor, crop_bg: Tensor,
+                     crop_noise: Tensor | None = None) -> Tensor:
         """(B, 3, c, c) crops with the pixels like the background set to grey."""
-        fg = foreground_map(crops, crop_bg, self.cfg.box_refine_threshold)  # (B, 1, c, c)
+        threshold = self.fg_threshold(self.cfg.box_refine_threshold, crop_noise)
+        fg = foreground_map(crops, crop_bg, threshold)  # (B, 1, c, c)
         return fg * crops + (1 - fg) * 0.5
 
     def features(self, z_tv: Tensor, z_ti: Tensor) -> Tensor:
@@ -266,15 +288,22 @@ class TemporalPoseModel(nn.Module):
 
         def at_recon(key: str, t: Tensor) -> Tensor:  # each tensor downsampled once a step
             if key not in small:
-                small[key] = F.interpolate(t, size=(r, r), mode="area")  # (n, 3, r, r)
+                small[key] = F.interpolate(t, size=(r, r), mode="area")  # (n, C, r, r)
             return small[key]
+
+        def noise_at_recon(key: str, t: Tensor | None) -> Tensor | None:
+            return None if t is None else at_recon(key, t)
+
+        # Foreground thresholds: per pixel where the clips' background noise is known.
+        thr = self.fg_threshold(tc.fg_threshold, noise_at_recon("bg_noise", b.bg_noise))
 
         box = self.boxes(b.frames)  # (N, 4), the detector's
         if v.stn and tc.refine_in_training and self.cfg.box_refine_steps > 0:
             # The encoder learns on the crops inference gives it (refined, so detached);
             # the decoder's output is still pasted at the detector's box.
             enc_box = self.refine(box, at_recon("frames", b.frames),
-                                  at_recon("background", b.background))
+                                  at_recon("background", b.background),
+                                  noise_at_recon("bg_noise", b.bg_noise))
         else:
             enc_box = box if tc.encoder_box_grad else box.detach()  # see TrainConfig
         crops = self.crops(b.frames, enc_box)  # (N, 3, c, c)
@@ -282,7 +311,10 @@ class TemporalPoseModel(nn.Module):
                                 generator)
         z_tv, _ = self.encoder(tv_in, part="tv")
         crop_bg = self.crops(b.background, enc_box.detach())  # (N, 3, c, c)
-        ti_in = self.athlete_only(crops, crop_bg) if self.cfg.ti_input == "athlete" else crops
+        crop_noise = None if b.bg_noise is None else self.crops(b.bg_noise, enc_box.detach())
+        crop_thr = self.fg_threshold(tc.fg_threshold, crop_noise)  # (N, 1, c, c) or a number
+        ti_in = (self.athlete_only(crops, crop_bg, crop_noise) if self.cfg.ti_input == "athlete"
+                 else crops)
         _, z_ti = self.encoder(ti_in, part="ti")
         if v.split:  # z_ti of another frame of the same clip
             if tc.ti_swap == "far" and b.frame is not None:
@@ -298,7 +330,7 @@ class TemporalPoseModel(nn.Module):
             target = at_recon("frames", b.frames)
             bg = at_recon("background", b.background)
             rgb, mask, frame, _ = self.decode(z_tv, z_ti_dec, box, bg)
-            pixel = foreground_weighted_mse(frame, target, bg, tc.fg_weight, tc.fg_threshold)
+            pixel = foreground_weighted_mse(frame, target, bg, tc.fg_weight, thr)
             terms["recon"] = tc.w_recon * pixel
             # The same composite in the box's own coordinates, at crop resolution. The box
             # is detached here: a loss seen only inside the box would otherwise pay the
@@ -312,10 +344,10 @@ class TemporalPoseModel(nn.Module):
             terms["perceptual"] = tc.w_recon * tc.w_perceptual * rec["perceptual"]
             if tc.w_crop_recon > 0:
                 terms["crop_recon"] = tc.w_crop_recon * foreground_weighted_mse(
-                    crop_hat, crops.detach(), crop_bg, tc.crop_fg_weight, tc.fg_threshold)
+                    crop_hat, crops.detach(), crop_bg, tc.crop_fg_weight, crop_thr)
             if tc.w_fg_colour > 0:
                 terms["fg_colour"] = tc.w_fg_colour * foreground_colour_mse(
-                    rgb, crops.detach(), crop_bg, tc.fg_threshold)
+                    rgb, crops.detach(), crop_bg, crop_thr)
             vis.update(decoded=rgb, mask=mask, recon=frame, target=target)
 
         if v.stn:
@@ -325,16 +357,20 @@ class TemporalPoseModel(nn.Module):
             # Every frame the detector terms see, at the reconstruction size.
             det_frames = [at_recon("frames", b.frames)]
             det_bg = [at_recon("background", b.background)]
+            det_noise = [noise_at_recon("bg_noise", b.bg_noise)]
             if b.extra_frames is not None:
                 det_frames.append(at_recon("extra_frames", b.extra_frames))
                 det_bg.append(at_recon("extra_background", b.extra_background))
+                det_noise.append(noise_at_recon("extra_bg_noise", b.extra_bg_noise))
             det_frames, det_bg = torch.cat(det_frames), torch.cat(det_bg)  # (N + M, 3, r, r)
+            det_thr = (self.fg_threshold(tc.fg_threshold, torch.cat(det_noise))  # type: ignore[arg-type]
+                       if all(n is not None for n in det_noise) else tc.fg_threshold)
             if tc.w_cover > 0:
                 terms["cover"] = tc.w_cover * foreground_coverage_loss(
-                    all_box, det_frames, det_bg, self.centre, tc.fg_threshold)
+                    all_box, det_frames, det_bg, self.centre, det_thr)
             if tc.box_size == "extent" and stage >= tc.box_extent_from_stage:
                 target = foreground_extent_box(
-                    all_box, det_frames, det_bg, tc.fg_threshold, tc.box_extent_margin,
+                    all_box, det_frames, det_bg, det_thr, tc.box_extent_margin,
                     tc.box_extent_reach)  # (N + M, 4), detached
                 # Size always; the centre too with box_extent_centre (mean shift).
                 k = 4 if tc.box_extent_centre else 2

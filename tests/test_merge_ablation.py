@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from tempose_cli.pipeline.ablation import csv_text
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.benchmark_module import benchmark_module
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("merge_ablation",
-                                                  ROOT / "benchmarks" / "merge_ablation.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_module("merge_ablation")
 
 
 def _row(name: str, kind: str, fraction: float, n: float, kept: bool | None = False) -> dict:

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -434,3 +435,74 @@ def test_ti_swap_far_decodes_each_frame_with_the_z_ti_of_the_frame_farthest_away
 def test_ti_swap_is_checked() -> None:
     with pytest.raises(ValueError, match="ti_swap"):
         TrainConfig(ti_swap="near")
+
+
+def _speckled_clip(T: int = 20, H: int = 96, W: int = 96, seed: int = 0):
+    """Frames (T, H, W, 3) uint8: a still background whose lower third flickers at random
+    (rippling water: a pixel lit in 60% of frames) and a red 12 x 24 px athlete crossing
+    the upper part, 4 px a frame."""
+    rng = np.random.default_rng(seed)
+    bg = np.full((H, W, 3), 120, np.uint8)
+    frames = np.repeat(bg[None], T, 0).copy()
+    speckle = rng.random((T, H // 3, W)) < 0.6  # (T, H/3, W)
+    frames[:, -(H // 3):][speckle] = 200
+    for t in range(T):
+        frames[t, 6:30, 4 * t:4 * t + 12] = (250, 40, 40)
+    return frames, bg.astype(np.float32)
+
+
+def test_the_background_noise_map_is_high_on_rippling_water_only() -> None:
+    from tempose_cli.learn.dataset import ClipFrames, FrameStore
+    frames, bg = _speckled_clip()
+    store = FrameStore([ClipFrames(1, "h", "A", frames, bg, None, (96, 96))])
+    noise = store.noise([0, 0], [0, 5])  # (2, 1, H, W): one map per clip
+    assert noise.shape == (2, 1, 96, 96) and torch.equal(noise[0], noise[1])
+    water, sky = noise[0, 0, -32:], noise[0, 0, :64]
+    # The athlete covers each pixel of its path in 3 of 20 frames: the median leaves it out.
+    assert float(sky.max()) == 0.0
+    assert float(water.mean()) > 0.8 * 80 / 255  # most water pixels: lit in most frames
+
+
+def test_noise_raises_the_threshold_so_the_refinement_ignores_the_water() -> None:
+    # Water that flickers in most frames: its median difference is large, the athlete's 0.
+    H = W = 96
+    rng = np.random.default_rng(1)
+    bg = torch.full((1, 3, H, W), 0.5)
+    frame = bg.clone()
+    lit = torch.from_numpy(rng.random((H // 3, W)) < 0.6)  # (32, 96)
+    frame[0, :, -(H // 3):][:, lit] = 0.8
+    frame[0, :, 10:34, 40:52] = torch.tensor([0.98, 0.15, 0.15])[:, None, None]
+    noise = torch.zeros(1, 1, H, W)
+    noise[0, 0, -(H // 3):] = 0.3  # what FrameStore.noise gives water lit in most frames
+    cfg = replace(TINY, box_refine_steps=1, box_refine_reach=10.0)
+    plain = TemporalPoseModel(replace(cfg, fg_noise_k=0.0), get_variant("ours")).eval()
+    aware = TemporalPoseModel(replace(cfg, fg_noise_k=3.0), get_variant("ours")).eval()
+    aware.load_state_dict(plain.state_dict())
+    centre_y = (22 + 0.5) / H * 2 - 1  # the athlete's rows 10..33
+    pulled = plain.boxes(frame, bg, noise)  # fg_noise_k 0: the noise is not used
+    box = aware.boxes(frame, bg, noise)
+    assert abs(float(box[0, 3]) - centre_y) < 0.05, box
+    assert float(pulled[0, 3]) > centre_y + 0.3, pulled  # dragged down to the water
+    assert float(box[0, 1]) < 0.5 * float(pulled[0, 1])
+    assert torch.allclose(aware.boxes(frame, bg), pulled)  # no noise map: the fixed threshold
+
+
+def test_the_training_terms_read_the_noise_map() -> None:
+    model = TemporalPoseModel(replace(TINY, fg_noise_k=3.0), get_variant("ours"))
+    tc = TrainConfig(w_cover=1.0)
+    b = _batch("contrastive")
+    torch.manual_seed(0)
+    base, terms, _ = model.losses(b, 2, tc, ReconstructionLoss())
+    b.bg_noise = torch.full_like(b.frames[:, :1], 0.5)  # every pixel "noisy": no foreground
+    torch.manual_seed(0)
+    _, quiet, _ = model.losses(b, 2, tc, ReconstructionLoss())
+    assert torch.isfinite(base)
+    assert quiet["cover"] != terms["cover"] and quiet["recon"] != terms["recon"]
+
+
+def test_runs_from_before_the_noise_model_are_rebuilt_without_it() -> None:
+    from models.config import RunConfig
+    d = RunConfig().to_dict()
+    assert RunConfig.from_dict(d).model.fg_noise_k == ModelConfig().fg_noise_k > 0
+    del d["model"]["fg_noise_k"]
+    assert RunConfig.from_dict(d).model.fg_noise_k == 0.0

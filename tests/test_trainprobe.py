@@ -33,7 +33,8 @@ class PoseInPixels(torch.nn.Module):
         super().__init__()
         self.informative = informative
 
-    def encode(self, frames: torch.Tensor, background: torch.Tensor | None = None):
+    def encode(self, frames: torch.Tensor, background: torch.Tensor | None = None,
+               noise: torch.Tensor | None = None):
         feats = frames[:, 0, 0, :42] if self.informative else torch.rand(len(frames), 42)
         box = torch.tensor([0.3, 0.3, 0.0, 0.0]).expand(len(frames), 4)
         return box, feats, feats[:, :2]

@@ -53,6 +53,9 @@ def load_clips(ws: Workspace, clips: Sequence[Clip], labels: bool = True) -> lis
     return out
 
 
+NOISE_SAMPLES = 64  # frames per clip for its background noise map (FrameStore.noise)
+
+
 def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if img.shape[1] == size[0] and img.shape[0] == size[1]:
         return np.asarray(img)
@@ -69,6 +72,7 @@ class FrameStore:
         h, w = clips[0].frames.shape[1:3]
         self.size = (w, h)  # every clip is brought to the first clip's work size
         self._static_bg: dict[int, np.ndarray] = {}
+        self._noise: dict[int, np.ndarray] = {}
 
     @property
     def lengths(self) -> list[int]:
@@ -91,6 +95,24 @@ class FrameStore:
         bgs = np.stack([self._background(c, t) for c, t in zip(clip_idx, frame_idx, strict=True)])
         return torch.from_numpy(bgs.astype(np.float32)).permute(0, 3, 1, 2).div_(255)
 
+    def noise(self, clip_idx: Sequence[int], frame_idx: Sequence[int]) -> torch.Tensor:
+        """(N, 1, H, W) each clip's per-pixel background noise, in [0, 1]: the median over
+        up to NOISE_SAMPLES of its frames of the largest channel difference from the
+        background (ModelConfig.fg_noise_k). The athlete covers a pixel in few frames, so
+        the median is what the background itself does there (rippling water, not a diver)."""
+        maps = []
+        for c in clip_idx:
+            if c not in self._noise:
+                n = len(self.clips[c])
+                idx = np.unique(np.linspace(0, n - 1, min(n, NOISE_SAMPLES)).round().astype(int))
+                diff = np.stack([np.abs(_resize(self.clips[c].frames[t], self.size)
+                                        .astype(np.float32) - self._background(c, t)).max(-1)
+                                 for t in idx])  # (S, H, W)
+                self._noise[c] = np.median(diff, 0).astype(np.float32) / 255
+            maps.append(self._noise[c])
+        del frame_idx  # one map per clip (the panorama's per-frame backgrounds included)
+        return torch.from_numpy(np.stack(maps))[:, None]
+
     def joints_2d(self, clip_idx: Sequence[int], frame_idx: Sequence[int]) -> torch.Tensor | None:
         """2D labels in normalised frame coordinates ([-1, 1], pixel centres), or None."""
         if all(self.clips[c].j2d is None for c in set(clip_idx)):
@@ -110,10 +132,11 @@ class FrameStore:
         from models.model import Batch
 
         j2d = self.joints_2d(fb.clip, fb.frame) if with_2d else None
-        extra_frames = extra_bg = None
+        extra_frames = extra_bg = extra_noise = None
         if extra is not None and len(extra[0]):
             extra_frames = self.frames(*extra).to(device)
             extra_bg = self.backgrounds(*extra).to(device)
+            extra_noise = self.noise(*extra).to(device)
         return Batch(
             frames=self.frames(fb.clip, fb.frame).to(device),
             background=self.backgrounds(fb.clip, fb.frame).to(device),
@@ -123,6 +146,7 @@ class FrameStore:
             groups=fb.groups, group_size=fb.group_size, mode=fb.mode,
             j2d=None if j2d is None else j2d.to(device),
             extra_frames=extra_frames, extra_background=extra_bg,
+            bg_noise=self.noise(fb.clip, fb.frame).to(device), extra_bg_noise=extra_noise,
         )
 
 

@@ -137,19 +137,20 @@ def clip_latents(model: TemporalPoseModel, frames: ClipFrames, device: torch.dev
         idx = list(range(t0, min(len(frames), t0 + batch)))
         x = store.frames([0] * len(idx), idx).to(device)
         bg = store.backgrounds([0] * len(idx), idx).to(device)
+        noise = store.noise([0] * len(idx), idx).to(device)
         if arrays is not None:  # the training run's latents are on file: only ``own``
-            box, tv, ti = own.encode(x, bg)
+            box, tv, ti = own.encode(x, bg, noise)
         else:
-            box = model.boxes(x, bg)
+            box = model.boxes(x, bg, noise)
             crops = model.crops(x, box)
-            z_tv, z_ti = model.latents(crops, box, bg)
+            z_tv, z_ti = model.latents(crops, box, bg, noise)
             for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
                 out[k].append(v.cpu().numpy())
             if own is None:
                 continue
             if own.cfg.crop_size != model.cfg.crop_size:
                 crops = own.crops(x, box)
-            tv, ti = own.latents(crops, box, bg)
+            tv, ti = own.latents(crops, box, bg, noise)
         out["own_tv"].append(tv.cpu().numpy())
         out["own_ti"].append(ti.cpu().numpy())
     if arrays is None:

@@ -42,9 +42,10 @@ def encode_clip(model: TemporalPoseModel, store: FrameStore, ci: int, device: to
         idx = list(range(t0, min(n, t0 + batch)))
         frames = store.frames([ci] * len(idx), idx).to(device)  # (B, 3, H, W)
         background = store.backgrounds([ci] * len(idx), idx).to(device)
+        noise = store.noise([ci] * len(idx), idx).to(device)
         if flip:
-            frames, background = frames.flip(-1), background.flip(-1)
-        box, z_tv, z_ti = model.encode(frames, background)
+            frames, background, noise = frames.flip(-1), background.flip(-1), noise.flip(-1)
+        box, z_tv, z_ti = model.encode(frames, background, noise)
         for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
             out[k].append(v.cpu().numpy())
     arrays = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}

@@ -59,11 +59,11 @@ class EndToEnd(nn.Module):
             p.requires_grad_(False)
 
     def forward(self, frames: Tensor, pose_2d: Tensor | None = None,
-                background: Tensor | None = None) -> Tensor:
+                background: Tensor | None = None, noise: Tensor | None = None) -> Tensor:
         with torch.no_grad():
-            box = self.pose_model.boxes(frames, background)  # (B, 4)
+            box = self.pose_model.boxes(frames, background, noise)  # (B, 4)
         crops = self.pose_model.crops(frames, box)  # (B, 3, c, c)
-        z_tv, z_ti = self.pose_model.latents(crops, box, background)  # (B, Dtv), (B, Dti)
+        z_tv, z_ti = self.pose_model.latents(crops, box, background, noise)  # (B, Dtv), (B, Dti)
         x = self.pose_model.features(z_tv, z_ti)  # (B, D)
         if pose_2d is not None:
             x = torch.cat([x, pose_2d], 1)  # (B, D + 28)
@@ -106,8 +106,9 @@ def train_end_to_end(net: EndToEnd, cfg: RegressorConfig, opts: FitOptions,
         sel = idx.numpy()
         frames = store.frames(ci[sel], ti[sel]).to(device)  # (B, 3, H, W)
         bg = store.backgrounds(ci[sel], ti[sel]).to(device)
+        noise = store.noise(ci[sel], ti[sel]).to(device)
         pose_2d = None if p2 is None else p2[idx].to(device)
-        return pose_loss(net(frames, pose_2d, bg), y[idx].to(device), scale)
+        return pose_loss(net(frames, pose_2d, bg, noise), y[idx].to(device), scale)
 
     validate = None
     if val:
@@ -122,8 +123,9 @@ def train_end_to_end(net: EndToEnd, cfg: RegressorConfig, opts: FitOptions,
                 b = slice(a, a + opts.image_batch)
                 frames = vstore.frames(vci[b], vti[b]).to(device)
                 bg = vstore.backgrounds(vci[b], vti[b]).to(device)
+                noise = vstore.noise(vci[b], vti[b]).to(device)
                 pose_2d = None if vp2 is None else vp2[b].to(device)
-                errs.append((net(frames, pose_2d, bg).cpu() - vy[b]).norm(dim=-1).mean(-1))
+                errs.append((net(frames, pose_2d, bg, noise).cpu() - vy[b]).norm(dim=-1).mean(-1))
             return float(torch.cat(errs).mean()) if errs else float("nan")
 
     result = train_loop(net, optimizer, cfg, step_loss, validate, progress)

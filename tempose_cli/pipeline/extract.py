@@ -97,7 +97,8 @@ def transfer(sessions: sessionmaker[Session], ws: Workspace, run_id: int, a: str
     store = FrameStore(clips)
     at = [0, 1], [refs[0][1], refs[1][1]]
     frames = store.frames(*at).to(device)
-    box, z_tv, z_ti = model.encode(frames, store.backgrounds(*at).to(device))
+    box, z_tv, z_ti = model.encode(frames, store.backgrounds(*at).to(device),
+                                   store.noise(*at).to(device))
     crops = model.crops(frames, box)
     own, _ = model.decoder(z_tv, z_ti)
     swapped, _ = model.decoder(z_tv, z_ti.flip(0))
