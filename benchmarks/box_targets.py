@@ -54,11 +54,9 @@ def main() -> None:
         model = None
         if a.margin is not None or a.noise_k is not None:
             model, _ = load_model(ws, run, torch.device("cpu"))
-            model.cfg = replace(model.cfg, box_refine_steps=max(1, model.cfg.box_refine_steps))
-            if a.margin is not None:
-                model.cfg = replace(model.cfg, box_refine_margin=a.margin)
-            if a.noise_k is not None:
-                model.cfg = replace(model.cfg, fg_noise_k=a.noise_k)
+            changes = {"box_refine_margin": a.margin, "fg_noise_k": a.noise_k}
+            model.cfg = replace(model.cfg, box_refine_steps=max(1, model.cfg.box_refine_steps),
+                                **{k: v for k, v in changes.items() if v is not None})
         clips = [c for c in list_clips(s, sport="dive")
                  if any(lb.frames_3d for lb in c.labels)]
         for c, f in zip(clips, load_clips(ws, clips), strict=True):

@@ -281,21 +281,24 @@ def main() -> None:
     side = {k: [by_id[c] for c in getattr(split, k)] for k in ("train", "val", "test")}
     sets = {"ours": {s.clip_id: load_features(a.run, run_dir, s.content_hash, s.clip_id)
                      for s in srcs}}
+    trained = models.get("ours")
+
+    def encode_with(**changes) -> dict:  # noqa: ANN003 - ModelConfig fields
+        """The run's features with its ModelConfig changed for this encoding only."""
+        stored = trained.cfg
+        trained.cfg = replace(stored, **changes)
+        try:
+            return encode_all(trained, srcs, device, False)
+        finally:
+            trained.cfg = stored
+
     for k in refines:  # the same run's features, its box refined k mean-shift steps
-        trained = models["ours"]
-        stored = trained.cfg
-        trained.cfg = replace(stored, box_refine_steps=k)
-        sets[f"refine{k}"] = encode_all(trained, srcs, device, False)
-        trained.cfg = stored
+        sets[f"refine{k}"] = encode_with(box_refine_steps=k)
     for m in margins:  # the same run's features, its refined box at another margin
-        trained = models["ours"]
-        stored = trained.cfg
-        trained.cfg = replace(stored, box_refine_steps=max(1, stored.box_refine_steps),
-                              box_refine_margin=m)
-        sets[f"margin{m:g}"] = encode_all(trained, srcs, device, False)
-        trained.cfg = stored
+        sets[f"margin{m:g}"] = encode_with(
+            box_refine_steps=max(1, trained.cfg.box_refine_steps), box_refine_margin=m)
     for m in oracles:  # the same encoder, crops from the true joints
-        sets[f"oracle{m:g}"] = encode_oracle(models["ours"], srcs, device, m)
+        sets[f"oracle{m:g}"] = encode_oracle(trained, srcs, device, m)
     if a.with_ti:  # the whole latent of a split run (its z_ti from the frame itself)
         sets["tv+ti"] = {s.clip_id: np.concatenate(
             [load_features(a.run, run_dir, s.content_hash, s.clip_id, key)

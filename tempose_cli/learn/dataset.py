@@ -16,6 +16,7 @@ from store.schema import Clip
 from tempose_cli.core.errors import TemposeError
 from tempose_cli.core.geometry import px_to_norm
 from tempose_cli.core.labels import PoseTrack
+from tempose_cli.core.sampling import sample_indices
 from tempose_cli.core.workspace import Workspace
 
 
@@ -104,7 +105,7 @@ class FrameStore:
         for c in clip_idx:
             if c not in self._noise:
                 n = len(self.clips[c])
-                idx = np.unique(np.linspace(0, n - 1, min(n, NOISE_SAMPLES)).round().astype(int))
+                idx = sample_indices(n, NOISE_SAMPLES)
                 diff = np.stack([np.abs(_resize(self.clips[c].frames[t], self.size)
                                         .astype(np.float32) - self._background(c, t)).max(-1)
                                  for t in idx])  # (S, H, W)

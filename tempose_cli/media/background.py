@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from tempose_cli.core.sampling import sample_indices
 from tempose_cli.core.sidecar import BACKGROUND_METHODS
 
 METHODS = BACKGROUND_METHODS
@@ -28,13 +29,6 @@ Progress = Callable[[int, int], None] | None
 
 def default_method(sport: str | None) -> str:
     return DEFAULT_BY_SPORT.get(sport or "", "median")
-
-
-def sample_indices(n: int, max_samples: int) -> np.ndarray:
-    """Evenly spaced frame indices, first and last included."""
-    if n <= max_samples:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, max_samples).round().astype(np.int64))
 
 
 def median_background(frames: np.ndarray, max_samples: int = 100, rows: int = 64) -> np.ndarray:
