@@ -1,1 +1,2 @@
-"""Core: errors, workspace, labels, sidecar, catalogue look-ups, geometry conventions."""
+"""Core: errors, workspace, labels, sidecar, catalogue look-ups, geometry conventions,
+frame sampling."""
