@@ -41,6 +41,7 @@ from models.metrics import n_mpjpe  # noqa: E402
 from models.regressor import RegressorConfig, fit_knn  # noqa: E402
 from models.ridge import LAMBDAS, ridge_fit  # noqa: E402
 from models.skeleton import mirror_pose  # noqa: E402
+from models.track import gravity_track  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.geometry import px_to_norm  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
@@ -121,9 +122,7 @@ def encode_oracle(model, srcs: list, device: torch.device, margin: float) -> dic
         feats = []
         for t0 in range(0, n, 64):
             idx = list(range(t0, min(n, t0 + 64)))
-            frames = store.frames([0] * len(idx), idx).to(device)  # (B, 3, H, W)
-            background = store.backgrounds([0] * len(idx), idx).to(device)
-            noise = store.noise([0] * len(idx), idx).to(device)
+            frames, background, noise = store.inputs([0] * len(idx), idx, device)
             box = model.boxes(frames, background, noise)  # (B, 4)
             o = torch.from_numpy(oracle[idx]).float().to(device)  # (B, 4)
             box = torch.where(torch.isfinite(o), o, box)
@@ -239,6 +238,10 @@ def main() -> None:
                     help="also the run's features from crops at the true 2D joints' box, "
                          "square, side M x their longer extent, e.g. 1.2 (is the detector "
                          "or the encoder to blame?)")
+    ap.add_argument("--gravity-track", default="", metavar="FIT_TOL,REPLACE_TOL[;...]",
+                    help="also the run's features from crops at its box track held to the "
+                         "flight parabola (models.track.gravity_track), e.g. 0.03,0.06;0.03,0")
+    ap.add_argument("--fps", type=float, default=25.0, help="the clips' rate (--gravity-track)")
     ap.add_argument("--with-ti", action="store_true",
                     help="also [z_tv, z_ti] of each frame (a split run's whole latent)")
     ap.add_argument("--norms", default="none",
@@ -267,8 +270,10 @@ def main() -> None:
         refines = [int(v) for v in a.refine.split(",") if v]
         oracles = [float(v) for v in a.oracle_box.split(",") if v]
         margins = [float(v) for v in a.refine_margins.split(",") if v]
+        gravities = [tuple(float(x) for x in g.split(",")) for g in a.gravity_track.split(";")
+                     if g]
         need = (a.random or a.flip or bool(fit_ids) or bool(refines) or bool(oracles)
-                or bool(margins))
+                or bool(margins) or bool(gravities))
         srcs = clip_sources(s, ws, [c for c in clips if c.id in used], open_frames=need)
         models = {}
         if need:
@@ -299,6 +304,12 @@ def main() -> None:
             box_refine_steps=max(1, trained.cfg.box_refine_steps), box_refine_margin=m)
     for m in oracles:  # the same encoder, crops from the true joints
         sets[f"oracle{m:g}"] = encode_oracle(trained, srcs, device, m)
+    for fit_tol, replace_tol in gravities:  # the same encoder, the box held to gravity
+        def hold(box: np.ndarray, f: float = fit_tol, r: float = replace_tol) -> np.ndarray:
+            return gravity_track(box, a.fps, f, r)[0]
+        sets[f"gravity{fit_tol:g},{replace_tol:g}"] = {
+            src.clip_id: encode_clip(trained, FrameStore([src.frames]), 0, device,
+                                     track=hold)["features"] for src in srcs}
     if a.with_ti:  # the whole latent of a split run (its z_ti from the frame itself)
         sets["tv+ti"] = {s.clip_id: np.concatenate(
             [load_features(a.run, run_dir, s.content_hash, s.clip_id, key)

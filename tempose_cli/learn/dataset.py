@@ -96,6 +96,15 @@ class FrameStore:
         bgs = np.stack([self._background(c, t) for c, t in zip(clip_idx, frame_idx, strict=True)])
         return torch.from_numpy(bgs.astype(np.float32)).permute(0, 3, 1, 2).div_(255)
 
+    def inputs(self, clip_idx: Sequence[int], frame_idx: Sequence[int],
+               device: torch.device | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What the model encodes with: the frames (N, 3, H, W), their backgrounds (N, 3, H,
+        W) and the background noise (N, 1, H, W), on ``device``."""
+        return (self.frames(clip_idx, frame_idx).to(device),
+                self.backgrounds(clip_idx, frame_idx).to(device),
+                self.noise(clip_idx, frame_idx).to(device))
+
     def noise(self, clip_idx: Sequence[int], frame_idx: Sequence[int]) -> torch.Tensor:
         """(N, 1, H, W) each clip's per-pixel background noise, in [0, 1]: the median over
         up to NOISE_SAMPLES of its frames of the largest channel difference from the
@@ -135,19 +144,17 @@ class FrameStore:
         j2d = self.joints_2d(fb.clip, fb.frame) if with_2d else None
         extra_frames = extra_bg = extra_noise = None
         if extra is not None and len(extra[0]):
-            extra_frames = self.frames(*extra).to(device)
-            extra_bg = self.backgrounds(*extra).to(device)
-            extra_noise = self.noise(*extra).to(device)
+            extra_frames, extra_bg, extra_noise = self.inputs(*extra, device)
+        frames, background, noise = self.inputs(fb.clip, fb.frame, device)
         return Batch(
-            frames=self.frames(fb.clip, fb.frame).to(device),
-            background=self.backgrounds(fb.clip, fb.frame).to(device),
+            frames=frames, background=background,
             delta=torch.from_numpy(fb.delta).to(device),
             clip=torch.from_numpy(fb.clip).to(device),
             frame=torch.from_numpy(fb.frame).to(device),
             groups=fb.groups, group_size=fb.group_size, mode=fb.mode,
             j2d=None if j2d is None else j2d.to(device),
             extra_frames=extra_frames, extra_background=extra_bg,
-            bg_noise=self.noise(fb.clip, fb.frame).to(device), extra_bg_noise=extra_noise,
+            bg_noise=noise, extra_bg_noise=extra_noise,
         )
 
 

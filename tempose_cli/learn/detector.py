@@ -135,9 +135,7 @@ def clip_latents(model: TemporalPoseModel, frames: ClipFrames, device: torch.dev
     out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": [], "own_tv": [], "own_ti": []}
     for t0 in range(0, len(frames), batch):
         idx = list(range(t0, min(len(frames), t0 + batch)))
-        x = store.frames([0] * len(idx), idx).to(device)
-        bg = store.backgrounds([0] * len(idx), idx).to(device)
-        noise = store.noise([0] * len(idx), idx).to(device)
+        x, bg, noise = store.inputs([0] * len(idx), idx, device)
         if arrays is not None:  # the training run's latents are on file: only ``own``
             box, tv, ti = own.encode(x, bg, noise)
         else:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
+from torch import Tensor
 
 from models.checkpoint import build_loaded, load_checkpoint
 from models.config import RunConfig
@@ -32,22 +35,38 @@ def load_model(ws: Workspace, run: Run,
 
 @torch.no_grad()
 def encode_clip(model: TemporalPoseModel, store: FrameStore, ci: int, device: torch.device,
-                batch: int = 64, flip: bool = False) -> dict[str, np.ndarray]:
+                batch: int = 64, flip: bool = False,
+                track: Callable[[np.ndarray], np.ndarray] | None = None
+                ) -> dict[str, np.ndarray]:
     """Box, z_tv, z_ti and the regressor's features of every frame of clip ``ci``;
     ``flip``: of the horizontally mirrored frames (and background), whose pose is
-    ``models.skeleton.mirror_pose`` of the clip's."""
+    ``models.skeleton.mirror_pose`` of the clip's. ``track``: a function of the clip's
+    whole (T, 4) box track giving the boxes to crop at (e.g. ``models.track``'s flight
+    parabola), applied before any frame is encoded."""
     n = store.lengths[ci]
-    out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": []}
-    for t0 in range(0, n, batch):
-        idx = list(range(t0, min(n, t0 + batch)))
-        frames = store.frames([ci] * len(idx), idx).to(device)  # (B, 3, H, W)
-        background = store.backgrounds([ci] * len(idx), idx).to(device)
-        noise = store.noise([ci] * len(idx), idx).to(device)
+
+    def inputs(idx: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+        frames, background, noise = store.inputs([ci] * len(idx), idx, device)
         if flip:
-            frames, background, noise = frames.flip(-1), background.flip(-1), noise.flip(-1)
-        box, z_tv, z_ti = model.encode(frames, background, noise)
-        for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
-            out[k].append(v.cpu().numpy())
+            return frames.flip(-1), background.flip(-1), noise.flip(-1)
+        return frames, background, noise
+
+    batches = [list(range(t0, min(n, t0 + batch))) for t0 in range(0, n, batch)]
+    out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": []}
+    if track is None:
+        for idx in batches:
+            box, z_tv, z_ti = model.encode(*inputs(idx))
+            for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
+                out[k].append(v.cpu().numpy())
+    else:  # the whole track first, then the crops at its boxes
+        boxes = np.concatenate([model.boxes(*inputs(idx)).cpu().numpy() for idx in batches])
+        boxes = np.asarray(track(boxes), np.float32)  # (T, 4)
+        for idx in batches:
+            frames, background, noise = inputs(idx)
+            box = torch.from_numpy(boxes[idx]).to(device)  # (B, 4)
+            z_tv, z_ti = model.latents(model.crops(frames, box), box, background, noise)
+            for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
+                out[k].append(v.cpu().numpy())
     arrays = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
     arrays["features"] = model.features(torch.from_numpy(arrays["z_tv"]),
                                         torch.from_numpy(arrays["z_ti"])).numpy()

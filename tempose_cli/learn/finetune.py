@@ -104,9 +104,7 @@ def train_end_to_end(net: EndToEnd, cfg: RegressorConfig, opts: FitOptions,
     def step_loss(step: int) -> Tensor:
         idx = torch.randint(len(y), (min(opts.image_batch, len(y)),), generator=generator)
         sel = idx.numpy()
-        frames = store.frames(ci[sel], ti[sel]).to(device)  # (B, 3, H, W)
-        bg = store.backgrounds(ci[sel], ti[sel]).to(device)
-        noise = store.noise(ci[sel], ti[sel]).to(device)
+        frames, bg, noise = store.inputs(ci[sel], ti[sel], device)  # (B, 3, H, W), ...
         pose_2d = None if p2 is None else p2[idx].to(device)
         return pose_loss(net(frames, pose_2d, bg, noise), y[idx].to(device), scale)
 
@@ -121,9 +119,7 @@ def train_end_to_end(net: EndToEnd, cfg: RegressorConfig, opts: FitOptions,
             errs = []
             for a in range(0, len(vy), opts.image_batch):
                 b = slice(a, a + opts.image_batch)
-                frames = vstore.frames(vci[b], vti[b]).to(device)
-                bg = vstore.backgrounds(vci[b], vti[b]).to(device)
-                noise = vstore.noise(vci[b], vti[b]).to(device)
+                frames, bg, noise = vstore.inputs(vci[b], vti[b], device)
                 pose_2d = None if vp2 is None else vp2[b].to(device)
                 errs.append((net(frames, pose_2d, bg, noise).cpu() - vy[b]).norm(dim=-1).mean(-1))
             return float(torch.cat(errs).mean()) if errs else float("nan")

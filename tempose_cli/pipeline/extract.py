@@ -96,9 +96,8 @@ def transfer(sessions: sessionmaker[Session], ws: Workspace, run_id: int, a: str
         raise TemposeError(f"run {run_id} ({model.variant.name}) has no decoder to transfer with")
     store = FrameStore(clips)
     at = [0, 1], [refs[0][1], refs[1][1]]
-    frames = store.frames(*at).to(device)
-    box, z_tv, z_ti = model.encode(frames, store.backgrounds(*at).to(device),
-                                   store.noise(*at).to(device))
+    frames, background, noise = store.inputs(*at, device)
+    box, z_tv, z_ti = model.encode(frames, background, noise)
     crops = model.crops(frames, box)
     own, _ = model.decoder(z_tv, z_ti)
     swapped, _ = model.decoder(z_tv, z_ti.flip(0))

@@ -111,9 +111,7 @@ class PoseProbe:
             feats, boxes = [], []
             for i in range(0, len(idx), batch):  # only the frames the probe reads
                 at = [ci] * len(idx[i:i + batch]), idx[i:i + batch]
-                frames, bg = self.store.frames(*at), self.store.backgrounds(*at)
-                box, z_tv, z_ti = model.encode(frames.to(device), bg.to(device),
-                                               self.store.noise(*at).to(device))
+                box, z_tv, z_ti = model.encode(*self.store.inputs(*at, device))
                 feats.append(model.features(z_tv, z_ti).cpu().numpy())
                 boxes.append(box.cpu().numpy())
             box = np.concatenate(boxes)
