@@ -154,6 +154,13 @@ class TrainConfig:
     # 333.9 mm at fractions 0.2 / 0.05 on seed 12, and from 316.2 / 355.0 to 285.7 / 328.6
     # on seed 13. Without the detach, DSL drew the box off the diver (runs G, H).
     stage1_contrastive: bool = True
+    # Stage 1's batches: "gravity", the equidistant quadruples t, t+k, t+2k, t+3k every
+    # step (the paper), or "alternate": those on even steps, stage 2's near/far groups on
+    # odd ones (gravity terms on the first, DSL on both), so DSL sees its designed
+    # distances from step 0 as `ours-no-gravity` does. Measured (seeds 21 / 22, N-MPJPE
+    # at fractions 1 / 0.2 / 0.05): 203.9 / 241.3 / 313.7 against 166.4 / 201.9 / 297.5,
+    # and 137.2 / 169.2 / 242.5 against 136.5 / 171.0 / 248.0: not kept.
+    stage1_batches: str = "gravity"
     # Whether the encoder's crops pass gradient to the detector. True is the paper (one
     # STN trained through everything); False detaches the box where it feeds the encoder,
     # so DSL and the far-z_ti term cannot move it (a loose box satisfied them on smooth
@@ -201,6 +208,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.ti_swap not in ("any", "far"):
             raise ValueError(f"ti_swap {self.ti_swap!r}: any | far")
+        if self.stage1_batches not in ("gravity", "alternate"):
+            raise ValueError(f"stage1_batches {self.stage1_batches!r}: gravity | alternate")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay {self.ema_decay}: 0 (off) or in (0, 1)")
 

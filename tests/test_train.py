@@ -262,3 +262,35 @@ def test_training_probes_pose_on_held_out_athletes(tmp_path: Path) -> None:
     run = train(home, "--steps", "2", "--stage1-steps", "1", "--probe-every", "0")
     with open(Path(run["directory"]) / "losses.csv") as f:
         assert not any(r["probe_n_mpjpe"] for r in csv.DictReader(f))
+
+
+@pytest.mark.parametrize("batches,modes", [("gravity", ["gravity"] * 4),
+                                           ("alternate", ["gravity", "contrastive"] * 2)])
+def test_stage_one_batches_are_gravity_quadruples_or_alternate(tmp_path: Path, batches: str,
+                                                               modes: list) -> None:
+    from tempose_cli.learn.dataset import ClipFrames, FrameStore
+    from tempose_cli.pipeline.train import Dist, Trainer, run_config
+
+    cfg = run_config("cpu", "ours", "dive", {"steps": 6, "stage1_steps": 4,
+                                             "stage1_batches": batches, "detector_extra": 2})
+    rng = np.random.default_rng(0)
+    clips = [ClipFrames(i, f"h{i}", "A", rng.integers(0, 255, (30, 48, 48, 3), dtype=np.uint8),
+                        np.full((48, 48, 3), 128.0, np.float32), None, (48, 48))
+             for i in range(4)]
+    trainer = Trainer(cfg, FrameStore(clips), torch.device("cpu"), tmp_path, None, Dist())
+    seen = []
+
+    def recording(method):
+        def sample():
+            fb = method()
+            seen.append(fb.mode)
+            return fb
+        return sample
+
+    for name in ("equidistant", "contrastive"):
+        setattr(trainer.sampler, name, recording(getattr(trainer.sampler, name)))
+    for _ in range(6):
+        trainer.train_step()  # counts its own steps
+    assert seen[:4] == modes and seen[4:] == ["contrastive"] * 2  # stage 2: always near/far
+    with pytest.raises(ValueError, match="stage1_batches"):
+        run_config("cpu", "ours", "dive", {"stage1_batches": "sometimes"})

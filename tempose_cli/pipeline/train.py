@@ -187,7 +187,8 @@ class Trainer:
         """One optimisation step; the stage follows the step count unless given."""
         tc = self.cfg.train
         stage = stage or stage_of(self.step, self.cfg)
-        fb = self.sampler.equidistant() if stage == 1 else self.sampler.contrastive()
+        gravity = stage == 1 and (tc.stage1_batches == "gravity" or self.step % 2 == 0)
+        fb = self.sampler.equidistant() if gravity else self.sampler.contrastive()
         variant = self.model.variant
         extra = self.sampler.random_frames(tc.detector_extra) if variant.stn else None
         batch = self.store.batch(fb, self.device, with_2d=tc.weak_2d, extra=extra)
