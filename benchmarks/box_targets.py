@@ -55,6 +55,8 @@ def main() -> None:
     a = ap.parse_args()
     ws = Workspace.from_options(a.home)
     sessions = session_factory(open_catalogue(ws.url))
+    if a.gravity_track:
+        fit_tol, replace_tol = (float(x) for x in a.gravity_track.split(","))
     errs, ratios, phases = [], [], []
     n_moved = 0
     with sessions.begin() as s:
@@ -78,7 +80,6 @@ def main() -> None:
                 with np.load(path) as z:
                     box = z["box"]  # (T, 4)
             if a.gravity_track:
-                fit_tol, replace_tol = (float(x) for x in a.gravity_track.split(","))
                 box, moved = gravity_track(box, c.fps, fit_tol, replace_tol)
                 n_moved += int(moved.sum())
             q = box_quality(box, reference_track(c.sidecar, f.j2d), f.j2d, f.video_size)

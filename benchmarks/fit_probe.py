@@ -116,19 +116,12 @@ def encode_oracle(model, srcs: list, device: torch.device, margin: float) -> dic
     model.eval()
     out = {}
     for src in srcs:
-        store = FrameStore([src.frames])
-        n = store.lengths[0]
         oracle = joints_boxes(src.track.j2d.astype(np.float64), src.video_size, margin)
-        feats = []
-        for t0 in range(0, n, 64):
-            idx = list(range(t0, min(n, t0 + 64)))
-            frames, background, noise = store.inputs([0] * len(idx), idx, device)
-            box = model.boxes(frames, background, noise)  # (B, 4)
-            o = torch.from_numpy(oracle[idx]).float().to(device)  # (B, 4)
-            box = torch.where(torch.isfinite(o), o, box)
-            z_tv, z_ti = model.latents(model.crops(frames, box), box, background, noise)
-            feats.append(model.features(z_tv, z_ti).cpu().numpy())
-        out[src.clip_id] = np.concatenate(feats).astype(np.float32)
+
+        def at_joints(box: np.ndarray, o: np.ndarray = oracle) -> np.ndarray:
+            return np.where(np.isfinite(o), o, box)  # (T, 4)
+        out[src.clip_id] = encode_clip(model, FrameStore([src.frames]), 0, device,
+                                       track=at_joints)["features"]
     return out
 
 

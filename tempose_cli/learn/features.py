@@ -52,21 +52,18 @@ def encode_clip(model: TemporalPoseModel, store: FrameStore, ci: int, device: to
         return frames, background, noise
 
     batches = [list(range(t0, min(n, t0 + batch))) for t0 in range(0, n, batch)]
-    out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": []}
-    if track is None:
-        for idx in batches:
-            box, z_tv, z_ti = model.encode(*inputs(idx))
-            for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
-                out[k].append(v.cpu().numpy())
-    else:  # the whole track first, then the crops at its boxes
+    given = None  # with ``track``: the whole track first, then the crops at its boxes
+    if track is not None:
         boxes = np.concatenate([model.boxes(*inputs(idx)).cpu().numpy() for idx in batches])
-        boxes = np.asarray(track(boxes), np.float32)  # (T, 4)
-        for idx in batches:
-            frames, background, noise = inputs(idx)
-            box = torch.from_numpy(boxes[idx]).to(device)  # (B, 4)
-            z_tv, z_ti = model.latents(model.crops(frames, box), box, background, noise)
-            for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
-                out[k].append(v.cpu().numpy())
+        given = np.asarray(track(boxes), np.float32)  # (T, 4)
+    out: dict[str, list] = {"z_tv": [], "z_ti": [], "box": []}
+    for idx in batches:  # model.encode, the box given or the model's own
+        frames, background, noise = inputs(idx)
+        box = (model.boxes(frames, background, noise) if given is None
+               else torch.from_numpy(given[idx]).to(device))  # (B, 4)
+        z_tv, z_ti = model.latents(model.crops(frames, box), box, background, noise)
+        for k, v in (("z_tv", z_tv), ("z_ti", z_ti), ("box", box)):
+            out[k].append(v.cpu().numpy())
     arrays = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
     arrays["features"] = model.features(torch.from_numpy(arrays["z_tv"]),
                                         torch.from_numpy(arrays["z_ti"])).numpy()
