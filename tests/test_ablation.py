@@ -189,12 +189,19 @@ def test_log_axis_ticks_enclose_the_fractions() -> None:
 
 
 def test_steps_keep_the_profiles_stage_one_share() -> None:
-    from tempose_cli.pipeline.ablation import train_config
+    from tempose_cli.core.errors import TemposeError
+    from tempose_cli.pipeline.ablation import parse_train_set, train_config
 
     default = train_config("ours", "dive", None, 0).train
     assert (default.steps, default.stage1_steps) == (1500, 600)
     short = train_config("ours", "dive", 10, 3).train
     assert (short.steps, short.stage1_steps, short.seed) == (10, 4, 3)
+    # --set stage1_steps=M wins over the share, with or without --steps.
+    (given,) = parse_train_set(["stage1_steps=300"])
+    assert train_config("ours", "dive", None, 0, [given]).train.stage1_steps == 300
+    assert train_config("ours", "dive", 10, 0, [("stage1_steps", 2)]).train.stage1_steps == 2
+    with pytest.raises(TemposeError, match="the ablation sets it"):
+        parse_train_set(["seed=4"])
 
 
 def test_set_trains_the_variants_with_the_override(done, tmp_path: Path) -> None:

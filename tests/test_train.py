@@ -89,22 +89,73 @@ def test_training_lowers_reconstruction_and_shows_it(home: Path) -> None:
     assert recon_term(ckpt["model"]) < 0.7 * recon_term(None)
 
 
+def catalogue(home: Path):  # noqa: ANN201
+    from store.db import open_catalogue, session_factory
+    from tempose_cli.core.workspace import Workspace
+
+    ws = Workspace.from_options(str(home))
+    return ws, session_factory(open_catalogue(ws.url))
+
+
+def train_section(home: Path, run_id: int) -> dict:
+    """The run's TrainConfig as catalogued."""
+    from store.schema import Run
+
+    _, sessions = catalogue(home)
+    with sessions.begin() as s:
+        return dict(s.get(Run, run_id).config["train"])
+
+
+def interrupted_like(home: Path, run_id: int, at: int) -> int:
+    """A new run of run ``run_id``'s config stopped by an exception once step ``at`` is
+    checkpointed, as a killed run stops; returns its id."""
+    from dataclasses import replace
+
+    from sqlalchemy import func, select
+
+    from models.config import RunConfig
+    from store.schema import Run
+    from tempose_cli.pipeline.train import train_command
+
+    ws, sessions = catalogue(home)
+    with sessions.begin() as s:
+        cfg = RunConfig.from_dict(s.get(Run, run_id).config)
+    cfg = RunConfig(cfg.model, replace(cfg.train, checkpoint_every=1), cfg.profile)
+
+    class Stop(Exception):
+        pass
+
+    def stop(step: int, *_: object) -> None:
+        if step >= at:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_command(sessions, ws, cfg=cfg, resume=None, steps=None, device_name="cpu",
+                      clip_ids=None, perceptual_weights=None, progress=stop, log=lambda m: None)
+    with sessions.begin() as s:
+        return s.scalar(select(func.max(Run.id)))
+
+
 def test_resume_is_bit_for_bit(home: Path) -> None:
     straight = train(home, "--steps", "6", "--stage1-steps", "3", "--seed", "5")
-    half = train(home, "--steps", "3", "--stage1-steps", "3", "--seed", "5")
-    resumed = train(home, "--resume", str(half["run"]), "--steps", "6")
-    assert resumed["run"] == half["run"] and resumed["step"] == 6
+    half = interrupted_like(home, straight["run"], 3)
+    resumed = train(home, "--resume", str(half))
+    assert resumed["run"] == half and resumed["step"] == 6
     a, b = weights(home, straight), weights(home, resumed)
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    # Extended past its plan, the run keeps the detector decay it was planned with.
+    assert train(home, "--resume", str(half), "--steps", "8")["step"] == 8
+    tc = train_section(home, half)
+    assert (tc["steps"], tc["detector_lr_span"]) == (8, 6)
 
 
 def test_resume_with_a_weight_average_is_bit_for_bit(home: Path) -> None:
     args = ["--stage1-steps", "3", "--seed", "6", "--ema-decay", "0.9"]
     straight = train(home, "--steps", "6", *args)
-    half = train(home, "--steps", "3", *args)
-    resumed = train(home, "--resume", str(half["run"]), "--steps", "6")
+    half = interrupted_like(home, straight["run"], 3)
+    resumed = train(home, "--resume", str(half))
     a, b = (torch.load(home / r["checkpoint"], weights_only=False) for r in (straight, resumed))
     assert a["extra"]["ema"] == b["extra"]["ema"] == {"decay": 0.9, "updates": 6}
     for part in ("model", "train_model"):
@@ -189,19 +240,23 @@ def test_torchrun_one_process_trains_through_ddp(home: Path) -> None:
     assert "device cpu, perceptual loss" in plain.stdout and "DDP" not in plain.stdout
 
 
-def test_detector_rate_decays_over_stage_one_then_stays() -> None:
+def test_detector_rate_decays_over_its_span_then_stays() -> None:
     from tempose_cli.pipeline.train import detector_lr_mult, run_config
 
-    cfg = run_config("cpu", "ours", "dive", {"steps": 900, "stage1_steps": 600})
+    cfg = run_config("cpu", "ours", "dive",
+                     {"steps": 900, "stage1_steps": 600, "detector_lr_span": 600})
     rates = [detector_lr_mult(s, cfg) for s in range(0, 900, 50)]
     assert rates[0] == pytest.approx(cfg.train.detector_lr_mult)
     assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))  # never rises
+    assert rates[5] > rates[6]  # still decaying at step 250
     assert detector_lr_mult(600, cfg) == pytest.approx(cfg.train.detector_lr_final_mult)
     assert detector_lr_mult(899, cfg) == pytest.approx(cfg.train.detector_lr_final_mult)
-    # Without a gravity stage the decay spans the whole run.
-    cfg2 = run_config("cpu", "ours-no-gravity", "dive", {"steps": 900})
-    assert detector_lr_mult(450, cfg2) == pytest.approx(
-        0.5 * (cfg2.train.detector_lr_mult + cfg2.train.detector_lr_final_mult))
+    # By default the decay spans the whole run, gravity stage or not.
+    for variant in ("ours", "ours-no-gravity"):
+        cfg2 = run_config("cpu", variant, "dive", {"steps": 900, "stage1_steps": 600})
+        assert detector_lr_mult(450, cfg2) == pytest.approx(
+            0.5 * (cfg2.train.detector_lr_mult + cfg2.train.detector_lr_final_mult))
+        assert detector_lr_mult(600, cfg2) > cfg2.train.detector_lr_final_mult
 
 
 def test_killed_run_shows_interrupted_and_resumes(home: Path) -> None:

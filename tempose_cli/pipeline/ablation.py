@@ -173,7 +173,7 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
 
 
 # What the ablation itself sets per row; --set may not change them.
-_OWNED = ("variant", "sport", "steps", "stage1_steps", "seed")
+_OWNED = ("variant", "sport", "steps", "seed")
 
 
 def parse_train_set(items: Sequence[str]) -> tuple[tuple[str, object], ...]:
@@ -214,15 +214,18 @@ def parse_train_set(items: Sequence[str]) -> tuple[tuple[str, object], ...]:
 def train_config(variant: str, sport: str, steps: int | None, seed: int,
                  train_set: Sequence[tuple[str, object]] = ()) -> RunConfig:
     """The cpu profile's config of ``variant``; ``steps`` N keeps the profile's stage-1
-    share (dives: round(N * default stage1_steps / default steps) gravity steps);
+    share (dives: round(N * default stage1_steps / default steps) gravity steps) unless
+    ``train_set`` names stage1_steps;
     ``train_set``: TrainConfig overrides (``parse_train_set``)."""
     from models.config import TrainConfig
     from tempose_cli.pipeline.train import run_config
 
     over: dict = {**dict(train_set), "seed": seed}
-    if steps is not None:
+    if steps is not None and "stage1_steps" not in over:
         base = TrainConfig.for_sport(sport)
-        over.update(steps=steps, stage1_steps=round(steps * base.stage1_steps / base.steps))
+        over.update(stage1_steps=round(steps * base.stage1_steps / base.steps))
+    if steps is not None:
+        over["steps"] = steps
     return run_config("cpu", variant, sport, over)
 
 

@@ -112,12 +112,13 @@ def stage_of(step: int, cfg: RunConfig) -> int:
 
 
 def detector_lr_mult(step: int, cfg: RunConfig) -> float:
-    """Detector rate multiplier: cosine from detector_lr_mult to the final value over stage 1.
+    """Detector rate multiplier: cosine from detector_lr_mult to the final value over
+    ``detector_lr_span`` steps (0: the whole run), then constant.
 
     Deterministic in the step, so ``--resume`` follows the same schedule.
     """
     tc = cfg.train
-    span = tc.stage1_steps if stage_of(0, cfg) == 1 else tc.steps
+    span = tc.detector_lr_span or tc.steps
     frac = min(1.0, step / max(1, span))
     a, b = tc.detector_lr_mult, tc.detector_lr_final_mult
     return b + 0.5 * (a - b) * (1.0 + math.cos(math.pi * frac))
@@ -297,8 +298,12 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
                 if run is None or run.kind != "train":
                     raise NotFoundError(f"no training run {resume} (see: tempose runs list)")
                 cfg = RunConfig.from_dict(run.config)
-                if steps is not None:
-                    cfg = RunConfig(cfg.model, replace(cfg.train, steps=steps), cfg.profile)
+                if steps is not None and steps != cfg.train.steps:
+                    # A run extended past its plan keeps the detector decay it was
+                    # planned with (then the final rate), instead of jumping back up.
+                    span = cfg.train.detector_lr_span or cfg.train.steps
+                    cfg = RunConfig(cfg.model, replace(cfg.train, steps=steps,
+                                                       detector_lr_span=span), cfg.profile)
                 ckpt_path = ws.abs(run.checkpoint_path) if run.checkpoint_path else None
                 source = run.perceptual_weights or ""  # "file:<path>" or the random init
                 perceptual_weights = source[5:] if source.startswith("file:") else None
