@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from models.variants import VARIANTS
 from tempose_cli.cli.app import app
 from tempose_cli.synth.generate import SynthConfig, generate
+from tests.conftest import sessions as open_sessions
 
 FAST = ["--steps", "4", "--stage1-steps", "2"]
 
@@ -89,20 +90,11 @@ def test_training_lowers_reconstruction_and_shows_it(home: Path) -> None:
     assert recon_term(ckpt["model"]) < 0.7 * recon_term(None)
 
 
-def catalogue(home: Path):  # noqa: ANN201
-    from store.db import open_catalogue, session_factory
-    from tempose_cli.core.workspace import Workspace
-
-    ws = Workspace.from_options(str(home))
-    return ws, session_factory(open_catalogue(ws.url))
-
-
 def train_section(home: Path, run_id: int) -> dict:
     """The run's TrainConfig as catalogued."""
     from store.schema import Run
 
-    _, sessions = catalogue(home)
-    with sessions.begin() as s:
+    with open_sessions(home).begin() as s:
         return dict(s.get(Run, run_id).config["train"])
 
 
@@ -115,9 +107,10 @@ def interrupted_like(home: Path, run_id: int, at: int) -> int:
 
     from models.config import RunConfig
     from store.schema import Run
+    from tempose_cli.core.workspace import Workspace
     from tempose_cli.pipeline.train import train_command
 
-    ws, sessions = catalogue(home)
+    ws, sessions = Workspace.from_options(home), open_sessions(home)
     with sessions.begin() as s:
         cfg = RunConfig.from_dict(s.get(Run, run_id).config)
     cfg = RunConfig(cfg.model, replace(cfg.train, checkpoint_every=1), cfg.profile)
@@ -267,16 +260,14 @@ def test_killed_run_shows_interrupted_and_resumes(home: Path) -> None:
 
     from sqlalchemy import select
 
-    from store.db import open_catalogue, session_factory
     from store.schema import Run
-    from tempose_cli.core.workspace import Workspace
 
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
         [sys.executable, "-m", "tempose_cli", "--home", str(home), "--json", "train",
          "--steps", "100000", "--stage1-steps", "2", "--device", "cpu"],
         cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    sessions = session_factory(open_catalogue(Workspace.from_options(str(home)).url))
+    sessions = open_sessions(home)
     deadline = time.monotonic() + 300
     run_id = None
     try:

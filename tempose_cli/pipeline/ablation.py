@@ -221,10 +221,9 @@ def train_config(variant: str, sport: str, steps: int | None, seed: int,
     from tempose_cli.pipeline.train import run_config
 
     over: dict = {**dict(train_set), "seed": seed}
-    if steps is not None and "stage1_steps" not in over:
-        base = TrainConfig.for_sport(sport)
-        over.update(stage1_steps=round(steps * base.stage1_steps / base.steps))
     if steps is not None:
+        base = TrainConfig.for_sport(sport)
+        over.setdefault("stage1_steps", round(steps * base.stage1_steps / base.steps))
         over["steps"] = steps
     return run_config("cpu", variant, sport, over)
 
