@@ -4,12 +4,14 @@ Run:  .venv/bin/python benchmarks/ablation.py --home HOME [--seed 0] [--steps N]
       [--variants ours,dsl,...] [--baselines mean,random,scratch]
       [--fractions 1,0.2,0.05] [--split diver] [--fit-steps 2000]
       [--regressor knn|mlp] [--context 2] [--set KEY=VALUE ...] [--repeats N]
-      [--out benchmarks/results]
+      [--bystander] [--out benchmarks/results]
 
 Generates the standard set (12 athletes x 4 dives, 256 px, 25 fps, seed --seed) into
-HOME/ablation-clips and ingests it, then runs what ``tempose --home HOME ablation``
-runs (tempose_cli/pipeline/ablation.py): every variant trained with the cpu profile (default
-steps, or --steps N keeping the profile's stage-1 share) on all clips without labels,
+HOME/ablation-clips (with --bystander, a second person moving on each diver's
+platform: tempose_cli/synth/bystander.py) and ingests it, then runs what
+``tempose --home HOME ablation`` runs (tempose_cli/pipeline/ablation.py): every
+variant trained with the cpu profile (default steps, or --steps N keeping the
+profile's stage-1 share) on all clips without labels,
 features extracted, the same regressor fitted at each label fraction (by default knn
 with context 2), and the mean-pose, random-encoder and from-scratch baselines. Writes
 ablation.csv, ablation.md and ablation.png to --out. Everything is recorded in HOME's
@@ -68,6 +70,8 @@ def main() -> None:
                     help="TrainConfig override of every variant trained (repeatable)")
     ap.add_argument("--repeats", type=int, default=1,
                     help="trainings of each variant (seeds seed + 1000 r): mean ± sd")
+    ap.add_argument("--bystander", action="store_true",
+                    help="the standard set with a second person moving on each platform")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     variants = parse_names(args.variants, TABLE_V, "variant")
@@ -82,7 +86,7 @@ def main() -> None:
         print(f"[{time.perf_counter() - t_start:7.0f} s] {msg}", flush=True)
 
     synth = SynthConfig(out_dir=ws.home / "ablation-clips", athletes=ATHLETES, clips=DIVES,
-                        fps=FPS, size=(SIZE, SIZE), seed=args.seed)
+                        fps=FPS, size=(SIZE, SIZE), seed=args.seed, bystander=args.bystander)
     say(f"dives: {ensure_dives(sessions, ws, synth)}")
     rows = run_ablation(sessions, ws, variants=variants, baselines=baselines,
                         fractions=fractions, split=args.split, steps=args.steps,

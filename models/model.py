@@ -142,9 +142,44 @@ def foreground_coverage_loss(box: Tensor, frames: Tensor, background: Tensor, we
     return (1 - (fg * cover).sum((1, 2, 3)) / mass).mean()
 
 
+def blob_under(fg: Tensor, weight: Tensor, max_iter: int = 0) -> Tensor:
+    """(N, H, W) mask of the connected foreground blob with the most ``weight``.
+
+    ``fg`` (N, H, W) is 0/1. Blobs are found at half resolution (a 2x2 cell is
+    foreground if any pixel is), 8-connected after one 3x3 dilation there, so a limb
+    a few pixels from the trunk is the same body. Each cell starts with its own id and
+    takes its neighbours' largest within the blob until nothing changes (at most
+    ``max_iter`` steps; 0: the half-size H + W); the blob whose pixels carry the most
+    ``weight`` wins. Pure torch, so it runs where the batch is; half resolution makes
+    it ~8x cheaper (measured 0.24 s a step at full size, 48 frames of 96 px, 1 thread).
+    """
+    N, H, W = fg.shape
+    x, wt = fg[:, None], (weight * fg)[:, None]  # (N, 1, H, W)
+    if H % 2 or W % 2:  # pad to even so the half-resolution cells tile the frame
+        x, wt = F.pad(x, (0, W % 2, 0, H % 2)), F.pad(wt, (0, W % 2, 0, H % 2))
+    small = F.max_pool2d(x, 2)  # (N, 1, h, w)
+    mass_cell = F.avg_pool2d(wt, 2)  # (N, 1, h, w), weight per cell (x 1/4)
+    grown = F.max_pool2d(small, 3, 1, 1)
+    h, w = small.shape[-2:]
+    ids = torch.arange(1, h * w + 1, device=fg.device, dtype=fg.dtype).view(1, 1, h, w) * grown
+    for _ in range(max_iter or h + w):
+        nxt = F.max_pool2d(ids, 3, 1, 1) * grown
+        if torch.equal(nxt, ids):
+            break
+        ids = nxt
+    flat = ids.view(N, -1).long()  # (N, h*w), 0 outside every blob
+    mass = torch.zeros(N, h * w + 1, device=fg.device, dtype=wt.dtype)
+    mass.scatter_add_(1, flat, mass_cell.view(N, -1))
+    mass[:, 0] = 0
+    best = mass.argmax(1)  # (N,)
+    keep = (flat == best[:, None]).view(N, 1, h, w).to(fg.dtype)
+    keep = F.interpolate(keep, scale_factor=2, mode="nearest")[:, 0, :H, :W]  # (N, H, W)
+    return keep * fg
+
+
 def foreground_extent_box(box: Tensor, frames: Tensor, background: Tensor,
                           threshold: float | Tensor,
-                          margin: float, reach: float) -> Tensor:
+                          margin: float, reach: float, blob: bool = False) -> Tensor:
     """(N, 4) boxes that would frame the foreground near each box: its centroid, and
     ``margin`` x its extent.
 
@@ -155,7 +190,9 @@ def foreground_extent_box(box: Tensor, frames: Tensor, background: Tensor,
     times ``margin`` is the half side of a square box (square in pixels, so a crop is
     never stretched), returned with the centroid as (s_x, s_y, u, v) and detached: a
     target, like CAMShift's window update (mean shift for the centre). Empty
-    neighbourhoods keep the current box.
+    neighbourhoods keep the current box. With ``blob`` only the connected foreground
+    blob with the most weight near the box counts (``blob_under``): two people in the
+    window otherwise give one box around both, a fixed point of this update.
     """
     N, _, H, W = frames.shape
     fg = foreground_map(frames, background, threshold)[:, 0]  # (N, H, W)
@@ -164,7 +201,10 @@ def foreground_extent_box(box: Tensor, frames: Tensor, background: Tensor,
     xs = torch.linspace(-1 + 1 / W, 1 - 1 / W, W, device=frames.device)
     gx = torch.exp(-0.5 * ((xs[None] - b[:, 2:3]) / (reach * b[:, 0:1])) ** 2)  # (N, W)
     gy = torch.exp(-0.5 * ((ys[None] - b[:, 3:4]) / (reach * b[:, 1:2])) ** 2)  # (N, H)
-    w = fg * gy[:, :, None] * gx[:, None, :]  # (N, H, W)
+    window = gy[:, :, None] * gx[:, None, :]  # (N, H, W)
+    if blob:
+        fg = blob_under(fg, window)
+    w = fg * window  # (N, H, W)
     px, py = w.sum(1), w.sum(2)  # (N, W), (N, H) marginals
     mass = px.sum(1)  # (N,)
     m = mass.clamp_min(1e-6)
@@ -226,7 +266,8 @@ class TemporalPoseModel(nn.Module):
         threshold = self.fg_threshold(c.box_refine_threshold, noise)
         for _ in range(c.box_refine_steps):
             box = foreground_extent_box(box, frames, background, threshold,
-                                        c.box_refine_margin, c.box_refine_reach)
+                                        c.box_refine_margin, c.box_refine_reach,
+                                        c.box_refine_blob)
         return box
 
     def crops(self, frames: Tensor, box: Tensor) -> Tensor:
@@ -371,7 +412,7 @@ class TemporalPoseModel(nn.Module):
             if tc.box_size == "extent" and stage >= tc.box_extent_from_stage:
                 target = foreground_extent_box(
                     all_box, det_frames, det_bg, det_thr, tc.box_extent_margin,
-                    tc.box_extent_reach)  # (N + M, 4), detached
+                    tc.box_extent_reach, tc.box_extent_blob)  # (N + M, 4), detached
                 # Size always; the centre too with box_extent_centre (mean shift).
                 k = 4 if tc.box_extent_centre else 2
                 terms["box_extent"] = tc.w_box_extent * (

@@ -10,6 +10,7 @@ from models.config import ModelConfig, TrainConfig
 from models.model import (
     Batch,
     TemporalPoseModel,
+    blob_under,
     channel_shuffle,
     colour_jitter,
     foreground_extent_box,
@@ -239,6 +240,44 @@ def test_extent_scale_frames_a_blob_by_its_size() -> None:
         assert abs(float(target[0, 3]) - ((49.5 + 0.5) / H * 2 - 1)) < 0.02, target
     empty = foreground_extent_box(box, bg, bg, 0.1, margin=1.0, reach=3.0)
     assert torch.allclose(empty, box)  # no foreground: keep the current box
+
+
+def test_blob_under_keeps_the_heaviest_connected_blob() -> None:
+    fg = torch.zeros(2, 31, 33)  # odd sizes: the half-resolution cells are padded
+    fg[:, 2:10, 2:8] = 1  # 48 px
+    fg[:, 18:30, 20:26] = 1  # 72 px
+    weight = torch.ones(2, 31, 33)
+    weight[1, :12, :12] = 5.0  # the second frame's weight favours the smaller blob
+    keep = blob_under(fg, weight)
+    assert keep.shape == fg.shape and bool((keep <= fg).all())
+    assert float(keep[0].sum()) == 72 and float(keep[0, 20, 22]) == 1
+    assert float(keep[1].sum()) == 48 and float(keep[1, 3, 3]) == 1
+    assert float(blob_under(torch.zeros(1, 8, 8), torch.ones(1, 8, 8)).sum()) == 0
+
+
+def test_extent_blob_frames_one_person_where_the_plain_target_frames_two() -> None:
+    # Two 20 x 40 px people 40 px apart; the box starts near the left one.
+    H = W = 96
+    bg = torch.zeros(1, 3, H, W)
+    frames = bg.clone()
+    frames[:, :, 30:70, 10:30] = 1.0
+    frames[:, :, 30:70, 60:80] = 1.0
+    box = torch.tensor([[0.6, 0.6, (20 / W) * 2 - 1, (50 / H) * 2 - 1]])
+    both = foreground_extent_box(box, frames, bg, 0.1, margin=1.0, reach=2.0)
+    one = foreground_extent_box(box, frames, bg, 0.1, margin=1.0, reach=2.0, blob=True)
+    assert float(both[0, 2]) > (30 / W) * 2 - 1  # pulled towards the right person
+    assert float(both[0, 0]) > 1.3 * 20 / 48  # and wider than one person
+    assert abs(float(one[0, 1]) - 20 / 48) < 0.03, one  # the left person's half-height
+    assert abs(float(one[0, 2]) - ((19.5 + 0.5) / W * 2 - 1)) < 0.02, one
+
+
+def test_box_extent_blob_reaches_the_refinement_at_inference() -> None:
+    from tempose_cli.pipeline.train import run_config
+
+    cfg = run_config("cpu", "ours", "dive", {})
+    assert cfg.train.box_extent_blob and cfg.model.box_refine_blob
+    cfg = run_config("cpu", "ours", "dive", {"box_extent_blob": False})
+    assert not cfg.train.box_extent_blob and not cfg.model.box_refine_blob
 
 
 def test_the_box_is_refined_onto_the_athlete_when_the_background_is_known() -> None:
@@ -498,6 +537,22 @@ def test_the_training_terms_read_the_noise_map() -> None:
     _, quiet, _ = model.losses(b, 2, tc, ReconstructionLoss())
     assert torch.isfinite(base)
     assert quiet["cover"] != terms["cover"] and quiet["recon"] != terms["recon"]
+
+
+def test_runs_from_before_the_blob_and_the_detector_span_are_rebuilt_as_trained() -> None:
+    from models.config import RunConfig
+    d = RunConfig(train=TrainConfig(box_extent_blob=True),
+                  model=ModelConfig(box_refine_blob=True)).to_dict()
+    assert RunConfig.from_dict(d).train.box_extent_blob
+    for part, key in (("model", "box_refine_blob"), ("train", "box_extent_blob"),
+                      ("train", "detector_lr_span")):
+        del d[part][key]
+    old = RunConfig.from_dict(d)
+    assert not old.train.box_extent_blob and not old.model.box_refine_blob
+    # The detector's rate used to decay over the gravity stage, or the whole run without.
+    assert old.train.detector_lr_span == old.train.stage1_steps == 600
+    d["train"]["variant"] = "ours-no-gravity"
+    assert RunConfig.from_dict(d).train.detector_lr_span == 0
 
 
 def test_runs_from_before_the_noise_model_are_rebuilt_without_it() -> None:

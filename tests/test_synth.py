@@ -15,6 +15,7 @@ from tempose_cli.core.labels import read_pose_csv
 from tempose_cli.media.video import read_all_frames
 from tempose_cli.synth import camera as cam
 from tempose_cli.synth import quat
+from tempose_cli.synth.bystander import replay_bystander
 from tempose_cli.synth.generate import SynthConfig, generate
 
 SIZE = (128, 128)  # the diver is a few pixels tall at 64x64: limbs vanish
@@ -254,6 +255,39 @@ def test_dive_codes():
     assert len({DiveCode.parse(c).code for c in CODES}) == len(CODES)
 
 
+def test_bystander_is_drawn_but_not_labelled(dives, tmp_path):
+    """A bystander adds pixels outside the diver and changes nothing else of the dive."""
+    out = tmp_path / "bystander"
+    generate(_config(out, bystander=True))
+    for stem in ("dive_a01_d001", "dive_a02_d001"):
+        side = json.loads((out / f"{stem}.json").read_text())
+        assert side["synth"]["bystander"]["motion"]["file"].startswith("humanoid3d_")
+        assert side["synth"]["bystander"]["anchor_m"][2] == side["height_m"]  # on the platform
+        plain, busy = (read_pose_csv(d / f"{stem}.pose.csv") for d in (dives, out))
+        np.testing.assert_array_equal(plain.j3d, busy.j3d)  # the same dive, same camera
+        assert (busy.vis <= plain.vis).all()  # a bystander can only hide joints
+        with np.load(dives / f"{stem}.mask.npz") as a, np.load(out / f"{stem}.mask.npz") as b:
+            m_plain, m_busy = a["mask"].astype(bool), b["mask"].astype(bool)
+        assert (m_busy <= m_plain).all()  # the masks stay the diver's
+        f_plain, f_busy = (read_all_frames(d / f"{stem}.mp4").astype(int) for d in (dives, out))
+        changed = np.abs(f_busy - f_plain).max(-1) > 40  # (T, H, W)
+        # Someone is drawn in (nearly) every frame, and not where the diver is.
+        assert (changed.sum((1, 2)) > 5).mean() > 0.9
+        assert (changed & m_plain).sum() < 0.1 * changed.sum()
+        # The benchmarks rebuild them from the clip's seed: the same person, same place.
+        again = replay_bystander(side, len(busy.j3d))
+        assert again is not None and again.record == side["synth"]["bystander"] | {
+            "anchor_m": again.record["anchor_m"]}
+        np.testing.assert_allclose(again.record["anchor_m"],
+                                   side["synth"]["bystander"]["anchor_m"], atol=1e-4)
+    assert replay_bystander(json.loads((dives / "dive_a01_d001.json").read_text()), 3) is None
+
+
+def test_bystander_is_for_dives_only(tmp_path):
+    with pytest.raises(ValueError, match="dives only"):
+        generate(_config(tmp_path, sport="ski", bystander=True))
+
+
 def test_cli_synth_then_ingest(tmp_path):
     from tempose_cli.cli.app import app
 
@@ -272,6 +306,7 @@ def test_cli_synth_then_ingest(tmp_path):
     (["--size", "63x64"], "even"),
     (["--sport", "golf"], "--sport"),
     (["--heights", "2"], "--heights"),
+    (["--sport", "ski", "--bystander"], "--bystander"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, message):
     from tempose_cli.cli.app import app

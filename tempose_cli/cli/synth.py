@@ -46,6 +46,10 @@ def synth(
         1, "--cameras", min=1, max=8,
         help="Dives seen by N calibrated cameras: <stem>_camKK.* per camera, plus the "
         "session's Pose2Sim calibration <stem>_calibration.toml and world joints <stem>.trc."),
+    bystander: bool = typer.Option(
+        False, "--bystander",
+        help="Dives: a second person warming up on the platform behind the diver, moving "
+        "but not falling (a distractor for the detector; unlabelled)."),
     jobs: int = typer.Option(
         None, "--jobs", "-j", min=1, max=256,
         help="Clips rendered in parallel worker processes (default: CPUs). Same bytes."),
@@ -69,6 +73,8 @@ def synth(
         raise TemposeError(f"--sport {sport!r}: expected dive or ski")
     if cameras > 1 and sport != "dive":
         raise TemposeError(f"--cameras {cameras}: several cameras are for --sport dive only")
+    if bystander and sport != "dive":
+        raise TemposeError("--bystander: a bystander on the platform is for --sport dive only")
     w, h = parse_size(size)
     try:
         hs = tuple(float(v) for v in heights.split(","))
@@ -89,7 +95,7 @@ def synth(
         raise TemposeError(f"{out_dir}: output folder is not writable")
     cfg = SynthConfig(out_dir=out_dir, sport=sport, athletes=athletes, clips=dives, fps=fps,
                       size=(w, h), seed=seed, heights=hs, run_s=run_s, masks=masks,
-                      backgrounds=backgrounds, cameras=cameras)
+                      backgrounds=backgrounds, cameras=cameras, bystander=bystander)
     with progress_bar(st.console, st.json, transient=True) as progress:
         task = progress.add_task(f"synth {sport}", total=len(plan(cfg)), info="")
         start = time.perf_counter()

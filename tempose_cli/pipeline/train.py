@@ -277,6 +277,8 @@ def run_config(profile: str, variant: str, sport: str, overrides: dict) -> RunCo
                                   **{k: v for k, v in overrides.items() if v is not None})
     if profile == "paper":
         train = replace(train, groups=max(train.groups, 8))
+    if train.box_extent_blob:  # the refinement at inference frames the blob it was taught
+        model = replace(model, box_refine_blob=True)
     return RunConfig(model=model, train=train, profile=profile)
 
 

@@ -29,6 +29,7 @@ from tempose_cli.core.labels import PoseTrack, write_pose_csv
 from tempose_cli.synth import camera as cam
 from tempose_cli.synth import session, worlds
 from tempose_cli.synth.athletes import Athlete, make_athletes
+from tempose_cli.synth.bystander import BYSTANDER_SEED, Bystander, make_bystander
 from tempose_cli.synth.dive import CODES, HEIGHTS, DiveCode, flight_time, make_dive
 from tempose_cli.synth.humanoid import Humanoid, pybullet
 from tempose_cli.synth.render import Background, BodyRenderer, Sensor, composite
@@ -53,6 +54,7 @@ class SynthConfig:
     masks: bool = False
     backgrounds: Path | None = None  # folder of user images (pool wall / sky)
     cameras: int = 1  # dives: calibrated cameras (synth/session.py)
+    bystander: bool = False  # dives: a second person moving on the platform (synth/bystander.py)
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,10 @@ def choose_dive(rng: np.random.Generator, heights: tuple[float, ...]) -> tuple[D
 
 def _render_clip(stem: str, cfg: SynthConfig, body: Humanoid, joints_world: np.ndarray,
                  base_pos, base_rot, sph, rev, K, R_all, t_all, background: Background,
-                 rng: np.random.Generator) -> tuple[PoseTrack, np.ndarray]:
-    """Render, encode and label; returns the labels and the visible-body masks."""
+                 rng: np.random.Generator, bystander: Bystander | None = None
+                 ) -> tuple[PoseTrack, np.ndarray]:
+    """Render, encode and label; returns the labels and the visible-body masks (the
+    athlete's; a bystander is drawn in the frames but in neither)."""
     n = len(joints_world)
     w, h = cfg.size
     renderer = BodyRenderer(body, K, cfg.size)
@@ -136,16 +140,20 @@ def _render_clip(stem: str, cfg: SynthConfig, body: Humanoid, joints_world: np.n
         scratch = np.empty((h, w, 3), np.float32)  # one float frame, reused in place
         for i in range(n):
             bg, scene_range = background.frame(i, i / cfg.fps, out=scratch)
-            rgb, mask, rng_body = renderer.render(R_all[i], t_all[i], base_pos[i], base_rot[i],
-                                                  sph[i], rev[i])
-            img, visible = composite(bg, scene_range, rgb, mask, rng_body, inplace=True)
-            masks[i] = visible
-            # A joint is visible when it is in the image and in front of the scene there.
+            others = () if bystander is None else [(bystander.body, *(
+                getattr(bystander.track, k)[i] for k in ("base_pos", "base_rot", "sph", "rev")))]
+            rgb, mask, rng_body, other = renderer.render(
+                R_all[i], t_all[i], base_pos[i], base_rot[i], sph[i], rev[i], others)
+            img, drawn = composite(bg, scene_range, rgb, mask | other, rng_body, inplace=True)
+            masks[i] = drawn & mask
+            # A joint is visible when it is in the image and in front of the scene there
+            # (and of a bystander's drawn pixels).
             u, v = np.rint(j2d[i, :, 0]).astype(int), np.rint(j2d[i, :, 1]).astype(int)
             inside = (u >= 0) & (u < w) & (v >= 0) & (v < h) & (j3d[i, :, 2] > 0)
             uc, vc = np.clip(u, 0, w - 1), np.clip(v, 0, h - 1)
             dist = np.linalg.norm(j3d[i], axis=1)
-            vis[i] = inside & (dist < scene_range[vc, uc])
+            hidden = (drawn & other)[vc, uc] & (rng_body[vc, uc] < dist)
+            vis[i] = inside & (dist < scene_range[vc, uc]) & ~hidden
             yield sensor.apply(img, int(noise_idx[i]), inplace=True)
 
     tmp = cfg.out_dir / f".{stem}.tmp-{os.getpid()}.mp4"
@@ -172,6 +180,7 @@ def make_clip(cfg: SynthConfig, athlete: Athlete, a: int, k: int, stem: str) -> 
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, a, k, sport_id]))
     p = pybullet()
     client = p.connect(p.DIRECT)
+    bystander = None
     try:
         body = Humanoid(client, athlete.scale, athlete.link_colours(cfg.sport))
         image, image_name = _user_image(cfg, rng)
@@ -192,6 +201,10 @@ def make_clip(cfg: SynthConfig, athlete: Athlete, a: int, k: int, stem: str) -> 
             dive_field, height_field = code.code, height
             synth = {"takeoff_frame": d.takeoff_frame, "entry_frame": d.entry_frame,
                      "dive": extra, "mocap": d.segments}
+            if cfg.bystander:  # its own generator: the clip is otherwise the same bytes' dive
+                bystander = make_bystander(client, times, height, np.random.default_rng(
+                    np.random.SeedSequence([cfg.seed, a, k, sport_id, BYSTANDER_SEED])))
+                synth["bystander"] = bystander.record
         else:
             s = make_run(body, cfg.fps, cfg.run_s, rng)
             track, times = s.body, s.times
@@ -211,7 +224,7 @@ def make_clip(cfg: SynthConfig, athlete: Athlete, a: int, k: int, stem: str) -> 
                           Background(scene, K_c, centre_c, R_c, cfg.size), rng_c))
         rendered = [_render_clip(session.view_stem(stem, c, cfg.cameras), cfg, body,
                                  track.joints_world, track.base_pos, track.base_rot, track.sph,
-                                 track.rev, v[0], v[3], v[4], v[5], v[6])
+                                 track.rev, v[0], v[3], v[4], v[5], v[6], bystander)
                     for c, v in enumerate(views)]
     finally:
         p.disconnect(client)
@@ -283,6 +296,8 @@ def generate(cfg: SynthConfig, on_clip: Callable[[ClipResult], None] | None = No
     if not 1 <= cfg.cameras <= session.MAX_CAMERAS or (cfg.cameras > 1 and cfg.sport != "dive"):
         raise ValueError(f"cameras {cfg.cameras}: 1 to {session.MAX_CAMERAS}, more than 1 "
                          "for dives only")
+    if cfg.bystander and cfg.sport != "dive":
+        raise ValueError("a bystander on the platform is for dives only")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     athletes = make_athletes(cfg.athletes, cfg.seed)
     todo = plan(cfg)

@@ -8,6 +8,7 @@ them), then sensor noise is added to the whole frame.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -29,21 +30,29 @@ class BodyRenderer:
         self._ray_len = np.sqrt(1 + x * x + y * y).astype(np.float32)  # range / depth
 
     def render(self, R: np.ndarray, t: np.ndarray, base_pos: np.ndarray, base_rot: np.ndarray,
-               sph: np.ndarray, rev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Body RGB (H, W, 3) uint8, mask (H, W) bool and ray distance (H, W) float32."""
+               sph: np.ndarray, rev: np.ndarray, others: Sequence[tuple] = ()
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Body RGB (H, W, 3) uint8, the body's mask (H, W) bool, ray distance (H, W)
+        float32 and the mask of ``others``: more people in the frame, each given as
+        (Humanoid, base_pos, base_rot, sph, rev); their pixels are in the RGB too."""
         p, body = self.body.p, self.body
         body.set_articulation(sph, rev)
         body.place(base_pos, base_rot)
+        for other, o_pos, o_rot, o_sph, o_rev in others:
+            other.set_articulation(o_sph, o_rev)
+            other.place(o_pos, o_rot)
         w, h = self.size
         view, proj = gl_matrices(self.K, R, t, w, h, NEAR, FAR)
         _, _, rgba, depth, seg = p.getCameraImage(
             w, h, view, proj, renderer=p.ER_TINY_RENDERER, lightDirection=[0.3, -0.6, 1.0],
             physicsClientId=body.client)
         rgba = np.asarray(rgba, np.uint8).reshape(h, w, 4)
-        mask = np.asarray(seg).reshape(h, w) == body.id
+        seg = np.asarray(seg).reshape(h, w)
+        mask = seg == body.id
+        other_mask = np.isin(seg, [o[0].id for o in others])
         depth = np.asarray(depth, np.float32).reshape(h, w)
         z = FAR * NEAR / (FAR - (FAR - NEAR) * depth)
-        return rgba[..., :3], mask, z * self._ray_len
+        return rgba[..., :3], mask, z * self._ray_len, other_mask
 
 
 class Background:
