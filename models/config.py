@@ -228,6 +228,17 @@ class TrainConfig:
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay {self.ema_decay}: 0 (off) or in (0, 1)")
 
+    @property
+    def gravity_stage(self) -> bool:
+        """Whether the run pre-trains with the gravity prior (dives, a variant with it)."""
+        variant = get_variant(self.variant)
+        return variant.gravity and variant.stn and self.sport == "dive"
+
+    @property
+    def detector_span(self) -> int:
+        """Steps the detector's rate decays over (``detector_lr_span``, 0: the whole run)."""
+        return self.detector_lr_span or self.steps
+
     @classmethod
     def for_sport(cls, sport: str, **overrides: Any) -> TrainConfig:
         # Ski runs last longer and change pose more slowly per frame than a dive's somersaults.
@@ -259,9 +270,7 @@ class RunConfig:
         train = dict(d["train"])
         train.setdefault("ema_decay", 0.0)  # runs from before the weight average: as trained
         train.setdefault("box_extent_blob", False)
+        tc = build(TrainConfig, train)
         if "detector_lr_span" not in train:  # from before the span: over the gravity stage
-            v = get_variant(train.get("variant", "ours"))
-            gravity = v.gravity and v.stn and train.get("sport", "dive") == "dive"
-            train["detector_lr_span"] = train.get("stage1_steps", 600) if gravity else 0
-        return cls(model=build(ModelConfig, model), train=build(TrainConfig, train),
-                   profile=d.get("profile", "cpu"))
+            tc = replace(tc, detector_lr_span=tc.stage1_steps if tc.gravity_stage else 0)
+        return cls(model=build(ModelConfig, model), train=tc, profile=d.get("profile", "cpu"))

@@ -106,9 +106,7 @@ def training_clips(session: Session, sport: str, clip_ids: list[int] | None) -> 
 
 def stage_of(step: int, cfg: RunConfig) -> int:
     """Dives with the gravity prior pre-train for ``stage1_steps`` (Sec. 3.3), then stage 2."""
-    variant = get_variant(cfg.train.variant)
-    gravity = variant.gravity and variant.stn and cfg.train.sport == "dive"
-    return 1 if gravity and step < cfg.train.stage1_steps else 2
+    return 1 if cfg.train.gravity_stage and step < cfg.train.stage1_steps else 2
 
 
 def detector_lr_mult(step: int, cfg: RunConfig) -> float:
@@ -118,8 +116,7 @@ def detector_lr_mult(step: int, cfg: RunConfig) -> float:
     Deterministic in the step, so ``--resume`` follows the same schedule.
     """
     tc = cfg.train
-    span = tc.detector_lr_span or tc.steps
-    frac = min(1.0, step / max(1, span))
+    frac = min(1.0, step / max(1, tc.detector_span))
     a, b = tc.detector_lr_mult, tc.detector_lr_final_mult
     return b + 0.5 * (a - b) * (1.0 + math.cos(math.pi * frac))
 
@@ -303,9 +300,9 @@ def train_command(sessions: sessionmaker[Session], ws: Workspace, *, cfg: RunCon
                 if steps is not None and steps != cfg.train.steps:
                     # A run extended past its plan keeps the detector decay it was
                     # planned with (then the final rate), instead of jumping back up.
-                    span = cfg.train.detector_lr_span or cfg.train.steps
-                    cfg = RunConfig(cfg.model, replace(cfg.train, steps=steps,
-                                                       detector_lr_span=span), cfg.profile)
+                    cfg = RunConfig(cfg.model, replace(
+                        cfg.train, steps=steps, detector_lr_span=cfg.train.detector_span),
+                        cfg.profile)
                 ckpt_path = ws.abs(run.checkpoint_path) if run.checkpoint_path else None
                 source = run.perceptual_weights or ""  # "file:<path>" or the random init
                 perceptual_weights = source[5:] if source.startswith("file:") else None

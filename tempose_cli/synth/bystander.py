@@ -15,7 +15,7 @@ import numpy as np
 
 from tempose_cli.synth import quat
 from tempose_cli.synth.athletes import Athlete, make_athletes
-from tempose_cli.synth.humanoid import Humanoid
+from tempose_cli.synth.humanoid import Humanoid, pybullet
 from tempose_cli.synth.mocap import MOCAP_SCALE, load_clip
 from tempose_cli.synth.motion import Q_UP, BodyTrack, Segment, evaluate, place_by_base
 
@@ -71,8 +71,6 @@ def make_bystander(client: int, times: np.ndarray, height_m: float,
 def replay_bystander(sidecar: dict, n_frames: int) -> Bystander | None:
     """The bystander of a generated dive (its sidecar), rebuilt from the clip's seed:
     benchmarks ask where they were without the sidecar carrying their every frame."""
-    from tempose_cli.synth.humanoid import pybullet
-
     synth = (sidecar or {}).get("synth") or {}
     if "bystander" not in synth:
         return None
