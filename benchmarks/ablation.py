@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/ablation.py --home HOME [--seed 0] [--steps N]
       [--variants ours,dsl,...] [--baselines mean,random,scratch]
       [--fractions 1,0.2,0.05] [--split diver] [--fit-steps 2000]
       [--regressor knn|mlp] [--context 2] [--set KEY=VALUE ...] [--repeats N]
-      [--bystander] [--out benchmarks/results]
+      [--bystander] [--unlabelled-athletes N] [--out benchmarks/results]
 
 Generates the standard set (12 athletes x 4 dives, 256 px, 25 fps, seed --seed) into
 HOME/ablation-clips (with --bystander, a second person moving on each diver's
@@ -16,7 +16,11 @@ features extracted, the same regressor fitted at each label fraction (by default
 with context 2), and the mean-pose, random-encoder and from-scratch baselines. Writes
 ablation.csv, ablation.md and ablation.png to --out. Everything is recorded in HOME's
 catalogue, so a rerun reuses what is done; the ablation uses every labelled dive clip
-HOME holds, so give it a home of its own.
+HOME holds, so give it a home of its own. With --unlabelled-athletes N, N more
+athletes' 4 dives each (athletes 13 .. 12 + N of the same seed, into
+HOME/unlabelled-clips) are catalogued without their labels (moved to
+HOME/unlabelled-labels before ingest): the self-supervised training sees them, the
+fits, the split and the test clips are the standard set's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -72,6 +77,8 @@ def main() -> None:
                     help="trainings of each variant (seeds seed + 1000 r): mean ± sd")
     ap.add_argument("--bystander", action="store_true",
                     help="the standard set with a second person moving on each platform")
+    ap.add_argument("--unlabelled-athletes", type=int, default=0, metavar="N",
+                    help="N more athletes' dives in the training, without labels")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     variants = parse_names(args.variants, TABLE_V, "variant")
@@ -88,6 +95,11 @@ def main() -> None:
     synth = SynthConfig(out_dir=ws.home / "ablation-clips", athletes=ATHLETES, clips=DIVES,
                         fps=FPS, size=(SIZE, SIZE), seed=args.seed, bystander=args.bystander)
     say(f"dives: {ensure_dives(sessions, ws, synth)}")
+    if args.unlabelled_athletes:
+        more = replace(synth, out_dir=ws.home / "unlabelled-clips", first_athlete=ATHLETES,
+                       athletes=ATHLETES + args.unlabelled_athletes)
+        say("unlabelled dives: "
+            f"{ensure_dives(sessions, ws, more, withhold_labels=ws.home / 'unlabelled-labels')}")
     rows = run_ablation(sessions, ws, variants=variants, baselines=baselines,
                         fractions=fractions, split=args.split, steps=args.steps,
                         seed=args.seed, device=args.device, say=say, fit_steps=args.fit_steps,

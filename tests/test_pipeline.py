@@ -69,3 +69,27 @@ def test_fit_result_reads_the_recorded_fit(tmp_path: Path, one_thread) -> None:
     assert res["fit"] == fit_id and res["test"] == cfg["split"]["test"]
     assert res["mean_pose"] == (cfg["best_step"] == 0)
     assert res["test_frames"] > 0 and res["p_mpjpe"] <= res["mpjpe"]
+
+
+def test_ensure_dives_can_withhold_the_labels(tmp_path: Path) -> None:
+    """Unlabelled athletes for the self-supervised training: catalogued without labels,
+    their label files kept aside; a second call generates and ingests nothing new."""
+    from store.catalogue import list_clips
+    from tempose_cli.pipeline.chain import ensure_dives
+    from tempose_cli.synth.generate import SynthConfig
+
+    ws = Workspace.from_options(tmp_path / "home")
+    ws.ensure()
+    ss = sessions(ws.home)
+    cfg = SynthConfig(out_dir=tmp_path / "clips", athletes=2, clips=1, fps=10.0,
+                      size=(64, 64), seed=2, heights=(3.0,), first_athlete=1)
+    aside = tmp_path / "aside"
+    first = ensure_dives(ss, ws, cfg, withhold_labels=aside)
+    assert (first["generated"], first["ingested"]) == (1, 1)
+    assert [p.name for p in aside.iterdir()] == ["dive_a02_d001.pose.csv"]
+    assert not list(cfg.out_dir.glob("*.pose.csv"))
+    with ss() as s:
+        (clip,) = list_clips(s)
+        assert clip.athlete.name == "A02" and clip.labels == []
+    again = ensure_dives(ss, ws, cfg, withhold_labels=aside)
+    assert (again["generated"], again["ingested"], again["catalogued"]) == (0, 0, 1)

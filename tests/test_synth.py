@@ -231,6 +231,17 @@ def test_same_seed_same_bytes(tmp_path):
     assert np.array_equal(fa, fb)
 
 
+def test_first_athlete_grows_a_set(dives, tmp_path):
+    """Athletes from first_athlete on are the same people and clips as in the full set."""
+    generate(_config(tmp_path, first_athlete=1))
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["dive_a02_d001.mp4"]
+    for suffix in (".pose.csv", ".json", ".mask.npz"):
+        name = f"dive_a02_d001{suffix}"
+        assert (tmp_path / name).read_bytes() == (dives / name).read_bytes()
+    with pytest.raises(ValueError, match="first_athlete 2"):
+        generate(_config(tmp_path, first_athlete=2))
+
+
 def test_mocap_slerp_hits_keyframes():
     from tempose_cli.synth.mocap import load_clip
 

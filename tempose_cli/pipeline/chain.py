@@ -24,14 +24,16 @@ Tick = Callable[[int, int, str], None]  # (done, total, info)
 
 
 def ensure_dives(sessions: sessionmaker[Session], ws: Workspace, cfg: SynthConfig,
-                 tick: Tick | None = None) -> dict:
-    """Generate the dives of ``cfg`` unless their files exist, then ingest them."""
+                 tick: Tick | None = None, withhold_labels: Path | None = None) -> dict:
+    """Generate the dives of ``cfg`` unless their files exist, then ingest them; with
+    ``withhold_labels`` their label files are moved there first (catalogued unlabelled)."""
     from tempose_cli.pipeline.ingest import IngestOptions, discover, ingest_file
     from tempose_cli.synth.generate import default_jobs, generate, plan
 
     stems = [stem for stem, _, _ in plan(cfg)]
     generated = 0
-    if not all((Path(cfg.out_dir) / f"{s}.pose.csv").exists() for s in stems):
+    # A clip's sidecar is written last (after its labels, which may have been moved away).
+    if not all((Path(cfg.out_dir) / f"{s}.json").exists() for s in stems):
         done = [0]
 
         def on_clip(_: object) -> None:
@@ -41,6 +43,12 @@ def ensure_dives(sessions: sessionmaker[Session], ws: Workspace, cfg: SynthConfi
 
         generate(cfg, on_clip=on_clip, jobs=default_jobs())
         generated = len(stems)
+    if withhold_labels is not None:
+        withhold_labels.mkdir(parents=True, exist_ok=True)
+        for stem in stems:
+            lab = Path(cfg.out_dir) / f"{stem}.pose.csv"
+            if lab.exists():
+                lab.replace(withhold_labels / lab.name)
     files, _ = discover([Path(cfg.out_dir)])
     counts = {"ingested": 0, "catalogued": 0}
     for i, f in enumerate(files):

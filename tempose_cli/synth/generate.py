@@ -55,6 +55,9 @@ class SynthConfig:
     backgrounds: Path | None = None  # folder of user images (pool wall / sky)
     cameras: int = 1  # dives: calibrated cameras (synth/session.py)
     bystander: bool = False  # dives: a second person moving on the platform (synth/bystander.py)
+    # Render athletes first_athlete .. athletes - 1 only: the same people and clips as in
+    # a set of all of them (each clip's seed holds its athlete index), so a set can grow.
+    first_athlete: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,12 @@ def user_images(folder: Path | None) -> list[Path]:
 
 def plan(cfg: SynthConfig) -> list[tuple[str, int, int]]:
     """(stem, athlete index, clip index) of every clip, athlete-major."""
+    if not 0 <= cfg.first_athlete < cfg.athletes:
+        raise ValueError(f"first_athlete {cfg.first_athlete}: 0 to athletes - 1 "
+                         f"({cfg.athletes - 1})")
     tag = "d" if cfg.sport == "dive" else "r"
     return [(f"{cfg.sport}_a{a + 1:02d}_{tag}{k + 1:03d}", a, k)
-            for a in range(cfg.athletes) for k in range(cfg.clips)]
+            for a in range(cfg.first_athlete, cfg.athletes) for k in range(cfg.clips)]
 
 
 def choose_dive(rng: np.random.Generator, heights: tuple[float, ...]) -> tuple[DiveCode, float]:
