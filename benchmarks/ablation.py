@@ -81,6 +81,8 @@ def main() -> None:
                     help="N more athletes' dives in the training, without labels")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
+    if args.unlabelled_athletes < 0:
+        raise TemposeError(f"--unlabelled-athletes must be >= 0, got {args.unlabelled_athletes}")
     variants = parse_names(args.variants, TABLE_V, "variant")
     baselines = parse_names(args.baselines, BASELINES, "baseline")
     fractions = parse_fractions(args.fractions)

@@ -30,10 +30,11 @@ def ensure_dives(sessions: sessionmaker[Session], ws: Workspace, cfg: SynthConfi
     from tempose_cli.pipeline.ingest import IngestOptions, discover, ingest_file
     from tempose_cli.synth.generate import default_jobs, generate, plan
 
+    out = Path(cfg.out_dir)
     stems = [stem for stem, _, _ in plan(cfg)]
     generated = 0
     # A clip's sidecar is written last (after its labels, which may have been moved away).
-    if not all((Path(cfg.out_dir) / f"{s}.json").exists() for s in stems):
+    if not all((out / f"{s}.json").exists() for s in stems):
         done = [0]
 
         def on_clip(_: object) -> None:
@@ -46,10 +47,10 @@ def ensure_dives(sessions: sessionmaker[Session], ws: Workspace, cfg: SynthConfi
     if withhold_labels is not None:
         withhold_labels.mkdir(parents=True, exist_ok=True)
         for stem in stems:
-            lab = Path(cfg.out_dir) / f"{stem}.pose.csv"
+            lab = out / f"{stem}.pose.csv"
             if lab.exists():
                 lab.replace(withhold_labels / lab.name)
-    files, _ = discover([Path(cfg.out_dir)])
+    files, _ = discover([out])
     counts = {"ingested": 0, "catalogued": 0}
     for i, f in enumerate(files):
         counts[ingest_file(sessions, ws, f, IngestOptions()).status] += 1
