@@ -193,9 +193,9 @@ def test_steps_keep_the_profiles_stage_one_share() -> None:
     from tempose_cli.pipeline.ablation import parse_train_set, train_config
 
     default = train_config("ours", "dive", None, 0).train
-    assert (default.steps, default.stage1_steps) == (1500, 600)
+    assert (default.steps, default.stage1_steps) == (3000, 600)
     short = train_config("ours", "dive", 10, 3).train
-    assert (short.steps, short.stage1_steps, short.seed) == (10, 4, 3)
+    assert (short.steps, short.stage1_steps, short.seed) == (10, 2, 3)
     # --set stage1_steps=M wins over the share, with or without --steps.
     (given,) = parse_train_set(["stage1_steps=300"])
     assert train_config("ours", "dive", None, 0, [given]).train.stage1_steps == 300
