@@ -4,11 +4,13 @@ Run:  .venv/bin/python benchmarks/ablation.py --home HOME [--seed 0] [--steps N]
       [--variants ours,dsl,...] [--baselines mean,random,scratch]
       [--fractions 1,0.2,0.05] [--split diver] [--fit-steps 2000]
       [--regressor knn|mlp] [--context 2] [--set KEY=VALUE ...] [--repeats N]
-      [--bystander] [--unlabelled-athletes N] [--out benchmarks/results]
+      [--bystander] [--appearance swimsuit|bodysuit] [--unlabelled-athletes N]
+      [--out benchmarks/results]
 
 Generates the standard set (12 athletes x 4 dives, 256 px, 25 fps, seed --seed) into
 HOME/ablation-clips (with --bystander, a second person moving on each diver's
-platform: tempose_cli/synth/bystander.py) and ingests it, then runs what
+platform: tempose_cli/synth/bystander.py; with --appearance bodysuit, athletes in
+suits over arms and legs, into HOME/ablation-clips-bodysuit) and ingests it, then runs what
 ``tempose --home HOME ablation`` runs (tempose_cli/pipeline/ablation.py): every
 variant trained with the cpu profile (default steps, or --steps N keeping the
 profile's stage-1 share) on all clips without labels,
@@ -49,6 +51,7 @@ from tempose_cli.pipeline.ablation import (  # noqa: E402
 )
 from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR  # noqa: E402
 from tempose_cli.pipeline.chain import ensure_dives  # noqa: E402
+from tempose_cli.synth.athletes import APPEARANCES  # noqa: E402
 from tempose_cli.synth.generate import SynthConfig  # noqa: E402
 
 ATHLETES, DIVES, SIZE, FPS = 12, 4, 256, 25.0  # the standard benchmark (issue 11, item 2)
@@ -77,6 +80,8 @@ def main() -> None:
                     help="trainings of each variant (seeds seed + 1000 r): mean ± sd")
     ap.add_argument("--bystander", action="store_true",
                     help="the standard set with a second person moving on each platform")
+    ap.add_argument("--appearance", default="swimsuit", choices=APPEARANCES,
+                    help="the athletes' wardrobe (tempose synth --appearance)")
     ap.add_argument("--unlabelled-athletes", type=int, default=0, metavar="N",
                     help="N more athletes' dives in the training, without labels")
     ap.add_argument("--out", default="benchmarks/results")
@@ -94,8 +99,14 @@ def main() -> None:
     def say(msg: str) -> None:
         print(f"[{time.perf_counter() - t_start:7.0f} s] {msg}", flush=True)
 
-    synth = SynthConfig(out_dir=ws.home / "ablation-clips", athletes=ATHLETES, clips=DIVES,
-                        fps=FPS, size=(SIZE, SIZE), seed=args.seed, bystander=args.bystander)
+    folder = {a: "ablation-clips" + ("" if a == "swimsuit" else f"-{a}") for a in APPEARANCES}
+    other = [f for a, f in folder.items() if a != args.appearance and (ws.home / f).exists()]
+    if other:  # the ablation uses every labelled clip of the home: one wardrobe per home
+        raise TemposeError(f"{ws.home}: holds {other[0]}/ already; give --appearance "
+                           f"{args.appearance} a home of its own")
+    synth = SynthConfig(out_dir=ws.home / folder[args.appearance], athletes=ATHLETES,
+                        clips=DIVES, fps=FPS, size=(SIZE, SIZE), seed=args.seed,
+                        bystander=args.bystander, appearance=args.appearance)
     say(f"dives: {ensure_dives(sessions, ws, synth)}")
     if args.unlabelled_athletes:
         more = replace(synth, out_dir=ws.home / "unlabelled-clips", first_athlete=ATHLETES,

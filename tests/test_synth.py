@@ -217,6 +217,37 @@ def test_athletes_look_different(dives):
     assert np.linalg.norm(colours["A01"] - colours["A02"]) > 10
 
 
+def test_bodysuits_cover_the_limbs(dives, tmp_path):
+    """--appearance bodysuit: each region wears what the sidecar says; the dive is the same."""
+    from tempose_cli.synth.athletes import make_athletes
+    from tempose_cli.synth.humanoid import LINK
+
+    suits = make_athletes(12, 7, "bodysuit")
+    assert [a.id for a in suits] == [a.id for a in make_athletes(12, 7)]
+    assert len({(a.arms, a.thighs, a.shins) for a in suits}) > 4  # the wardrobe varies
+    for a in suits:
+        c = a.link_colours("dive")
+        wear = {"suit": a.suit, "suit2": a.suit2, "suit3": a.suit3, "skin": a.skin}
+        assert c[LINK["left_elbow"]][:3] == wear[a.arms]
+        assert c[LINK["right_hip"]][:3] == wear[a.thighs] != a.skin  # thighs never bare
+        assert c[LINK["left_knee"]][:3] == wear[a.shins]
+        assert c[LINK["chest"]][:3] == a.suit and c[LINK["left_wrist"]][:3] == a.skin
+    out = tmp_path / "suits"
+    generate(_config(out, appearance="bodysuit"))
+    for name in ("dive_a01_d001", "dive_a02_d001"):
+        side = json.loads((out / f"{name}.json").read_text())
+        assert side["synth"]["athlete"]["pattern"] == "bodysuit"
+        assert {"arms", "thighs", "shins", "suit3_rgb"} <= set(side["synth"]["athlete"])
+        # Same dive and camera, other clothes: labels identical, pixels not.
+        assert (out / f"{name}.pose.csv").read_bytes() == (dives / f"{name}.pose.csv").read_bytes()
+        assert not np.array_equal(read_all_frames(out / f"{name}.mp4"),
+                                  read_all_frames(dives / f"{name}.mp4"))
+    with pytest.raises(ValueError, match="dives only"):
+        generate(_config(tmp_path, sport="ski", appearance="bodysuit"))
+    with pytest.raises(ValueError, match="unknown appearance"):
+        make_athletes(2, 7, "wetsuit")
+
+
 def test_same_seed_same_bytes(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for out, seed in ((a, 3), (b, 3), (c, 4)):
@@ -318,6 +349,8 @@ def test_cli_synth_then_ingest(tmp_path):
     (["--sport", "golf"], "--sport"),
     (["--heights", "2"], "--heights"),
     (["--sport", "ski", "--bystander"], "--bystander"),
+    (["--appearance", "wetsuit"], "--appearance"),
+    (["--sport", "ski", "--appearance", "bodysuit"], "--appearance"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, message):
     from tempose_cli.cli.app import app

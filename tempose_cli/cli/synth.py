@@ -50,6 +50,11 @@ def synth(
         False, "--bystander",
         help="Dives: a second person warming up on the platform behind the diver, moving "
         "but not falling (a distractor for the detector; unlabelled)."),
+    appearance: str = typer.Option(
+        "swimsuit", "--appearance",
+        help="Dives: the athletes' wardrobe. swimsuit (mostly skin, the suit on the hips) or "
+        "bodysuit (suits over arms, thighs and shins in up to three colours: athletes "
+        "differ by more than a few pixels)."),
     jobs: int = typer.Option(
         None, "--jobs", "-j", min=1, max=256,
         help="Clips rendered in parallel worker processes (default: CPUs). Same bytes."),
@@ -57,8 +62,11 @@ def synth(
     """Render dives (or ski runs) of mocap-driven athletes with exact 3D/2D labels.
 
     Example: tempose synth clips/ --sport dive --athletes 3 --dives 4 --fps 25 --size 256x256
+
+    Example: tempose synth suits/ --athletes 12 --appearance bodysuit
     """
 
+    from tempose_cli.synth.athletes import APPEARANCES
     from tempose_cli.synth.dive import HEIGHTS
     from tempose_cli.synth.generate import (
         SynthConfig,
@@ -75,6 +83,10 @@ def synth(
         raise TemposeError(f"--cameras {cameras}: several cameras are for --sport dive only")
     if bystander and sport != "dive":
         raise TemposeError("--bystander: a bystander on the platform is for --sport dive only")
+    if appearance not in APPEARANCES:
+        raise TemposeError(f"--appearance {appearance!r}: expected {' or '.join(APPEARANCES)}")
+    if appearance != "swimsuit" and sport != "dive":
+        raise TemposeError(f"--appearance {appearance}: for --sport dive only")
     w, h = parse_size(size)
     try:
         hs = tuple(float(v) for v in heights.split(","))
@@ -95,7 +107,8 @@ def synth(
         raise TemposeError(f"{out_dir}: output folder is not writable")
     cfg = SynthConfig(out_dir=out_dir, sport=sport, athletes=athletes, clips=dives, fps=fps,
                       size=(w, h), seed=seed, heights=hs, run_s=run_s, masks=masks,
-                      backgrounds=backgrounds, cameras=cameras, bystander=bystander)
+                      backgrounds=backgrounds, cameras=cameras, bystander=bystander,
+                      appearance=appearance)
     with progress_bar(st.console, st.json, transient=True) as progress:
         task = progress.add_task(f"synth {sport}", total=len(plan(cfg)), info="")
         start = time.perf_counter()

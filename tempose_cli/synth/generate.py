@@ -58,6 +58,8 @@ class SynthConfig:
     # Render athletes first_athlete .. athletes - 1 only: the same people and clips as in
     # a set of all of them (each clip's seed holds its athlete index), so a set can grow.
     first_athlete: int = 0
+    # Dives: the athletes' wardrobe (synth/athletes.py): "swimsuit" or "bodysuit".
+    appearance: str = "swimsuit"
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,9 @@ def generate(cfg: SynthConfig, on_clip: Callable[[ClipResult], None] | None = No
     if cfg.bystander and cfg.sport != "dive":
         raise ValueError("a bystander on the platform is for dives only")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    athletes = make_athletes(cfg.athletes, cfg.seed)
+    if cfg.appearance != "swimsuit" and cfg.sport != "dive":
+        raise ValueError(f"appearance {cfg.appearance!r} is for dives only")
+    athletes = make_athletes(cfg.athletes, cfg.seed, cfg.appearance)
     todo = plan(cfg)
     jobs = max(1, min(int(jobs), len(todo)))
     if jobs == 1:
