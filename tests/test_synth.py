@@ -243,9 +243,10 @@ def test_bodysuits_cover_the_limbs(dives, tmp_path):
         assert not np.array_equal(read_all_frames(out / f"{name}.mp4"),
                                   read_all_frames(dives / f"{name}.mp4"))
     with pytest.raises(ValueError, match="dives only"):
-        generate(_config(tmp_path, sport="ski", appearance="bodysuit"))
+        generate(_config(tmp_path / "ski", sport="ski", appearance="bodysuit"))
     with pytest.raises(ValueError, match="unknown appearance"):
-        make_athletes(2, 7, "wetsuit")
+        generate(_config(tmp_path / "wetsuit", appearance="wetsuit"))
+    assert not (tmp_path / "ski").exists() and not (tmp_path / "wetsuit").exists()
 
 
 def test_same_seed_same_bytes(tmp_path):

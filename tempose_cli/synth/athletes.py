@@ -107,18 +107,16 @@ def make_athletes(n: int, seed: int, appearance: str = "swimsuit") -> list[Athle
     for k in range(n):
         hue = (hue0 + 0.618034 * k) % 1.0
         sat, val = float(rng.uniform(0.6, 0.95)), float(rng.uniform(0.55, 0.95))
-        suit = colorsys.hsv_to_rgb(hue, sat, val)
-        suit2 = colorsys.hsv_to_rgb((hue + 0.5) % 1.0, float(rng.uniform(0.3, 0.9)),
-                                    float(rng.uniform(0.3, 0.95)))
-        cap = colorsys.hsv_to_rgb(float(rng.random()), float(rng.uniform(0, 0.9)),
-                                  float(rng.uniform(0.2, 1.0)))
+        suit = _rgb(hue, sat, val)
+        suit2 = _rgb(hue + 0.5, float(rng.uniform(0.3, 0.9)), float(rng.uniform(0.3, 0.95)))
+        cap = _rgb(float(rng.random()), float(rng.uniform(0, 0.9)), float(rng.uniform(0.2, 1.0)))
         out.append(Athlete(
             id=f"A{k + 1:02d}",
             scale=round(float(rng.uniform(0.225, 0.27)), 4),
-            suit=tuple(round(v, 4) for v in suit),
-            suit2=tuple(round(v, 4) for v in suit2),
+            suit=suit,
+            suit2=suit2,
             skin=SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
-            cap=tuple(round(v, 4) for v in cap),
+            cap=cap,
             pattern=("plain", "two-tone", "legs")[int(rng.integers(3))],
         ))
     return out

@@ -306,10 +306,10 @@ def generate(cfg: SynthConfig, on_clip: Callable[[ClipResult], None] | None = No
                          "for dives only")
     if cfg.bystander and cfg.sport != "dive":
         raise ValueError("a bystander on the platform is for dives only")
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.appearance != "swimsuit" and cfg.sport != "dive":
         raise ValueError(f"appearance {cfg.appearance!r} is for dives only")
-    athletes = make_athletes(cfg.athletes, cfg.seed, cfg.appearance)
+    athletes = make_athletes(cfg.athletes, cfg.seed, cfg.appearance)  # checks the wardrobe
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
     todo = plan(cfg)
     jobs = max(1, min(int(jobs), len(todo)))
     if jobs == 1:
