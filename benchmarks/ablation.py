@@ -3,7 +3,8 @@
 Run:  .venv/bin/python benchmarks/ablation.py --home HOME [--seed 0] [--steps N]
       [--variants ours,dsl,...] [--baselines mean,random,scratch]
       [--fractions 1,0.2,0.05] [--split diver] [--fit-steps 2000]
-      [--regressor knn|mlp] [--context 2] [--set KEY=VALUE ...] [--repeats N]
+      [--regressor knn|mlp] [--context 2] [--set KEY=VALUE ...] [--model KEY=VALUE ...]
+      [--repeats N]
       [--bystander] [--appearance swimsuit|bodysuit] [--unlabelled-athletes N]
       [--out benchmarks/results]
 
@@ -76,6 +77,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="TrainConfig override of every variant trained (repeatable)")
+    ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
+                    help="ModelConfig override of every variant trained (repeatable)")
     ap.add_argument("--repeats", type=int, default=1,
                     help="trainings of each variant (seeds seed + 1000 r): mean ± sd")
     ap.add_argument("--bystander", action="store_true",
@@ -117,7 +120,8 @@ def main() -> None:
                         fractions=fractions, split=args.split, steps=args.steps,
                         seed=args.seed, device=args.device, say=say, fit_steps=args.fit_steps,
                         regressor=args.regressor, context=args.context,
-                        track=not args.no_track, train_set=args.set, repeats=args.repeats)
+                        track=not args.no_track, train_set=args.set, repeats=args.repeats,
+                        model_set=args.model)
     meta = Meta(command=" ".join(shlex.quote(a) for a in ["benchmarks/ablation.py",
                                                           *sys.argv[1:]]),
                 seconds=time.perf_counter() - t_start, split=args.split, steps=args.steps,

@@ -196,6 +196,10 @@ class TrainConfig:
     # The decoder's RGB against the crop on the athlete's pixels only (models/model.py
     # foreground_colour_mse); not in the paper. 0: off.
     w_fg_colour: float = 0.0
+    # The colour histogram the decoder paints against that of the crop's athlete pixels
+    # (models/model.py foreground_palette_loss), pooled over the crop; not in the paper.
+    # 0: off.
+    w_fg_palette: float = 0.0
     # The track terms are satisfied by a box that never moves, so they must not outweigh
     # the pull towards the athlete while tracking is still noisy (at 20/1/10 the box
     # froze: tracking error 0.14 vs 0.10 of the frame height after 400 steps).

@@ -115,6 +115,47 @@ def foreground_colour_mse(rgb: Tensor, target: Tensor, background: Tensor,
     return (fg * (rgb - target) ** 2).sum() / (3 * fg.sum()).clamp_min(1.0)
 
 
+def palette_mass(rgb: Tensor, weight: Tensor, sigma: float = 0.2) -> Tensor:
+    """(N, 3, H, W) colours, (N, 1, H, W) weights -> (N, 27): the weight each of a 3x3x3
+    grid of RGB anchors receives, each pixel's weight shared out softly by colour."""
+    levels = torch.tensor([0.0, 0.5, 1.0], device=rgb.device, dtype=rgb.dtype)
+    anchors = torch.cartesian_prod(levels, levels, levels)  # (27, 3)
+    x = rgb.flatten(2).transpose(1, 2)  # (N, HW, 3)
+    d2 = ((x[:, :, None, :] - anchors) ** 2).sum(-1)  # (N, HW, 27)
+    soft = torch.softmax(-d2 / (2 * sigma ** 2), -1)  # (N, HW, 27)
+    return (weight.flatten(2).transpose(1, 2) * soft).sum(1)  # (N, 27)
+
+
+def foreground_palette_loss(rgb: Tensor, mask: Tensor, target: Tensor, background: Tensor,
+                            threshold: float | Tensor) -> Tensor:
+    """L1 between the colour histogram the decoder paints (its RGB, each pixel counted by
+    its mask, the mask held fixed) and that of the target's pixels unlike the background,
+    pooled over each crop.
+
+    Not in the paper. Pooled, it does not depend on where a limb is, so the decoder is
+    asked for the athlete's colours even where it is unsure of the pose (the per-pixel
+    term, foreground_colour_mse, gave a blur of body and background). The mask is
+    detached: through it the term was met by no mask at all (measured, the mask went to
+    0 by step 400 with it normalised or not); where to paint stays the reconstruction's.
+    Crops with no foreground pixel are left out.
+    """
+    if rgb.shape != target.shape or target.shape != background.shape:
+        raise ValueError(f"shapes differ: {rgb.shape}, {target.shape}, {background.shape}")
+    if mask.shape != (rgb.shape[0], 1, *rgb.shape[2:]):
+        raise ValueError(f"mask must have shape {(rgb.shape[0], 1, *rgb.shape[2:])}, "
+                         f"got {tuple(mask.shape)}")
+    fg = foreground_map(target, background, threshold)  # (N, 1, H, W)
+    m = mask.detach()
+    present = (fg.flatten(1).sum(1) > 0) & (m.flatten(1).sum(1) > 0)  # (N,)
+    if not present.any():
+        return rgb.sum() * 0
+    painted = palette_mass(rgb[present], m[present])  # (n, 27)
+    wanted = palette_mass(target[present], fg[present])  # (n, 27)
+    painted = painted / painted.sum(1, keepdim=True)
+    wanted = wanted / wanted.sum(1, keepdim=True)
+    return (painted - wanted).abs().sum(1).mean()
+
+
 def centre_weight(size: int, sigma: float = 0.4, device: torch.device | None = None) -> Tensor:
     """(1, 1, size, size) Gaussian bump over the crop (crop coordinates in [-1, 1])."""
     x = torch.linspace(-1, 1, size, device=device)
@@ -389,6 +430,9 @@ class TemporalPoseModel(nn.Module):
             if tc.w_fg_colour > 0:
                 terms["fg_colour"] = tc.w_fg_colour * foreground_colour_mse(
                     rgb, crops.detach(), crop_bg, crop_thr)
+            if tc.w_fg_palette > 0:
+                terms["fg_palette"] = tc.w_fg_palette * foreground_palette_loss(
+                    rgb, m, crops.detach(), crop_bg, crop_thr)
             vis.update(decoded=rgb, mask=mask, recon=frame, target=target)
 
         if v.stn:

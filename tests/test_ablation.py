@@ -165,6 +165,8 @@ def test_fits_recorded_before_an_option_existed_are_reused(done, tmp_path) -> No
     (["--set", "w_contrastive=much"], "w_contrastive takes a float"),
     (["--set", "ti_swap=nearest"], "ti_swap 'nearest': any | far"),
     (["--repeats", "0"], "--repeats must be >= 1"),
+    (["--model", "nope=1"], "KEY a ModelConfig field"),
+    (["--model", "crop_size=wide"], "crop_size takes a int"),
 ])
 def test_bad_requests_are_one_line_errors(done, tmp_path: Path, args, message) -> None:
     home = done[0]
@@ -190,7 +192,7 @@ def test_log_axis_ticks_enclose_the_fractions() -> None:
 
 def test_steps_keep_the_profiles_stage_one_share() -> None:
     from tempose_cli.core.errors import TemposeError
-    from tempose_cli.pipeline.ablation import parse_train_set, train_config
+    from tempose_cli.pipeline.ablation import parse_model_set, parse_train_set, train_config
 
     default = train_config("ours", "dive", None, 0).train
     assert (default.steps, default.stage1_steps) == (3000, 600)
@@ -202,17 +204,22 @@ def test_steps_keep_the_profiles_stage_one_share() -> None:
     assert train_config("ours", "dive", 10, 0, [("stage1_steps", 2)]).train.stage1_steps == 2
     with pytest.raises(TemposeError, match="the ablation sets it"):
         parse_train_set(["seed=4"])
+    # --model overrides the cpu profile's networks, the rest of the profile kept.
+    (pool,) = parse_model_set(["ti_pool=avg"])
+    model = train_config("ours", "dive", None, 0, (), [pool]).model
+    assert model.ti_pool == "avg" and model.crop_size == train_config("ours", "dive", None,
+                                                                        0).model.crop_size
 
 
 def test_set_trains_the_variants_with_the_override(done, tmp_path: Path) -> None:
-    """--set: new runs with the override in their recorded config, the same baselines'
+    """--set / --model: new runs with the overrides in their recorded config, the same baselines'
     mean rows; the runs of the defaults are left as they were."""
     from store.schema import Run
 
     home, _, rows = done
     fast = [a if a != "ours,dsl" else "ours" for a in FAST]
     res = tempose(home, "ablation", *fast, "--baselines", "mean", "--set", "ti_swap=far",
-                  "--out", tmp_path / "far")
+                  "--model", "ti_pool=avg", "--out", tmp_path / "far")
     assert res.exit_code == 0, res.output
     far = {(r["row"], r["fraction"]): r for r in json.loads(res.stdout)}
     by = {(r["row"], r["fraction"]): r for r in rows}
@@ -220,6 +227,8 @@ def test_set_trains_the_variants_with_the_override(done, tmp_path: Path) -> None
     assert far["mean", 1.0]["n_mpjpe"] == by["mean", 1.0]["n_mpjpe"]
     with sessions(home).begin() as s:
         assert s.get(Run, far["ours", 1.0]["run"]).config["train"]["ti_swap"] == "far"
+        assert s.get(Run, far["ours", 1.0]["run"]).config["model"]["ti_pool"] == "avg"
+        assert s.get(Run, by["ours", 1.0]["run"]).config["model"]["ti_pool"] == "same"
         assert s.get(Run, by["ours", 1.0]["run"]).config["train"]["ti_swap"] == "any"
 
 

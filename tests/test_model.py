@@ -433,17 +433,51 @@ def test_foreground_colour_mse_judges_only_the_athletes_pixels() -> None:
         foreground_colour_mse(dark[:, :, :4], target, bg, 0.1)
 
 
-def test_the_foreground_colour_term_trains_the_decoder_only_when_asked() -> None:
+@pytest.mark.parametrize("term, weight", [("fg_colour", "w_fg_colour"),
+                                          ("fg_palette", "w_fg_palette")])
+def test_the_colour_terms_train_the_decoder_only_when_asked(term, weight) -> None:
     torch.manual_seed(0)
     model = TemporalPoseModel(TINY, get_variant("ours"))
     _, off, _ = model.losses(_batch("contrastive"), 2, TrainConfig(), ReconstructionLoss())
-    assert "fg_colour" not in off
-    tc = TrainConfig(w_fg_colour=1.0, w_recon=0.0, w_contrastive=0.0, w_ti_far=0.0,
+    assert term not in off
+    tc = TrainConfig(**{weight: 1.0}, w_recon=0.0, w_contrastive=0.0, w_ti_far=0.0,
                      w_cover=0.0, w_box_prior=0.0, w_box_extent=0.0)
     total, terms, _ = model.losses(_batch("contrastive"), 2, tc, ReconstructionLoss())
-    assert terms["fg_colour"] > 0
+    assert terms[term] > 0
     total.backward()
     assert model.decoder.out.weight.grad.abs().sum() > 0
+
+
+def test_foreground_palette_loss_asks_for_the_athletes_colours_wherever_they_are() -> None:
+    from models.model import foreground_palette_loss, palette_mass
+    bg = torch.full((2, 3, 8, 8), 0.5)
+    target = bg.clone()
+    target[0, :, 2:4, 2:4] = torch.tensor([1.0, 0.0, 0.0])[:, None, None]  # a red athlete
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[:, :, 2:4, 2:4] = 1
+    # The right colour painted elsewhere in the crop costs nothing (pooled); crop 1 has no
+    # athlete and is left out.
+    moved, moved_mask = torch.roll(target, 3, -1), torch.roll(mask, 3, -1)
+    assert foreground_palette_loss(moved, moved_mask, target, bg, 0.1) < 1e-6
+    blue = target.clone()
+    blue[0, :, 2:4, 2:4] = torch.tensor([0.0, 0.0, 1.0])[:, None, None]
+    wrong = foreground_palette_loss(blue, mask, target, bg, 0.1)
+    assert wrong > 1.9  # nearly disjoint histograms: L1 close to 2
+    half = target.clone()
+    half[0, :, 2:3, 2:4] = torch.tensor([0.0, 0.0, 1.0])[:, None, None]
+    assert 0.5 * wrong - 0.05 < foreground_palette_loss(half, mask, target, bg, 0.1) < wrong
+    assert torch.allclose(palette_mass(target, mask).sum(1), torch.full((2,), 4.0))
+    # The mask says where the decoder paints; the term judges only the colours there.
+    rgb = blue.clone().requires_grad_()
+    mask = mask.clone().requires_grad_()
+    foreground_palette_loss(rgb, mask, target, bg, 0.1).backward()
+    assert mask.grad is None and rgb.grad.abs().sum() > 0
+    nobody = bg.clone()
+    assert foreground_palette_loss(blue, mask, nobody, bg, 0.1) == 0
+    with pytest.raises(ValueError, match="mask must have shape"):
+        foreground_palette_loss(blue, mask[:, :, :4], target, bg, 0.1)
+    with pytest.raises(ValueError, match="shapes differ"):
+        foreground_palette_loss(blue[:, :, :4], mask, target, bg, 0.1)
 
 
 @pytest.mark.parametrize("swap", ["any", "far"])

@@ -60,6 +60,10 @@ def ablation(
                                    help="A TrainConfig override for every variant trained, "
                                    "e.g. --set ti_swap=far (repeatable; a candidate to "
                                    "compare with the defaults)."),
+    model: list[str] = typer.Option(None, "--model", metavar="KEY=VALUE",
+                                    help="A ModelConfig override of the cpu profile's "
+                                    "networks for every variant trained, e.g. --model "
+                                    "ti_pool=avg (repeatable)."),
 ) -> None:
     """The paper's Table V / Fig. 8 on the catalogued labelled clips: train each variant
     (reusing finished runs), extract, fit the regressor at each label fraction, evaluate,
@@ -88,7 +92,7 @@ def ablation(
     req = make_request(parse_names(variants, TABLE_V, "variant"),
                        parse_names(baselines, BASELINES, "baseline"),
                        parse_fractions(fractions), split, steps, seed, sport, fit_steps, hidden,
-                       regressor, context, track, set_ or (), repeats)
+                       regressor, context, track, set_ or (), repeats, model or ())
     sessions = st.sessions()
     check_data(sessions, req)  # no labelled clips: stop before training anything
     say = (lambda m: None) if st.json else (lambda m: st.console.print(m, highlight=False))
@@ -106,7 +110,8 @@ def ablation(
                             hidden=req.hidden, regressor=req.regressor,
                             context=req.context, track=req.track, progress=tick,
                             train_set=[f"{k}={v}" for k, v in req.train_set],
-                            repeats=req.repeats)
+                            repeats=req.repeats,
+                            model_set=[f"{k}={v}" for k, v in req.model_set])
     seconds = time.perf_counter() - t0
     meta = Meta(command=_command(ctx), seconds=seconds, split=req.split, steps=req.steps,
                 device=str(resolve_device(device)), sport=req.sport, regressor=req.regressor,

@@ -24,7 +24,7 @@ import math
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,6 +120,7 @@ class Request:
     track: bool = False  # knn: each clip as a track (FitOptions.track)
     train_set: tuple[tuple[str, object], ...] = ()  # TrainConfig overrides of every variant
     repeats: int = 1  # trainings of each variant, seeds seed + REPEAT_SEED_STRIDE * r
+    model_set: tuple[tuple[str, object], ...] = ()  # ModelConfig overrides of every variant
 
     @property
     def detector_from(self) -> str | None:
@@ -131,7 +132,7 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
                  fit_steps: int = 2000, hidden: int | None = None,
                  regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
                  track: bool = FIT_TRACK, train_set: Sequence[str] = (),
-                 repeats: int = 1) -> Request:
+                 repeats: int = 1, model_set: Sequence[str] = ()) -> Request:
     """Validate everything that can be checked before any work (one-line errors)."""
     bad = [v for v in variants if v not in TABLE_V]
     if bad:
@@ -165,7 +166,7 @@ def make_request(variants: Sequence[str], baselines: Sequence[str], fractions: S
         raise TemposeError(f"--repeats must be >= 1, got {repeats}")
     req = Request(tuple(variants), tuple(baselines), tuple(everies), split, steps, seed, sport,
                   fit_steps, hidden, regressor, context, track and regressor == "knn",
-                  parse_train_set(train_set), repeats)
+                  parse_train_set(train_set), repeats, parse_model_set(model_set))
     if {"random", "scratch"} & set(baselines) and req.detector_from is None:
         raise TemposeError("the random and scratch baselines crop with a trained detector: "
                            "add a variant with one to --variants (e.g. ours)")
@@ -180,30 +181,9 @@ def parse_train_set(items: Sequence[str]) -> tuple[tuple[str, object], ...]:
     """``KEY=VALUE`` TrainConfig overrides (research: a candidate measured against the
     defaults in another home or output folder); the value takes the type of the field's
     default. One-line errors for unknown keys, the ablation's own keys, bad values."""
-    import ast
-    from dataclasses import fields
-
     from models.config import TrainConfig
 
-    defaults = {f.name: getattr(TrainConfig(), f.name) for f in fields(TrainConfig)}
-    out: dict[str, object] = {}
-    for item in items:
-        key, eq, text = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not eq or key not in defaults:
-            raise TemposeError(f"--set {item!r}: expected KEY=VALUE with KEY a TrainConfig "
-                               f"field (e.g. w_contrastive=0.3)")
-        if key in _OWNED:
-            raise TemposeError(f"--set {key}: the ablation sets it (use --steps / --seed, "
-                               f"or the variant's name)")
-        kind = type(defaults[key])
-        try:
-            value = ast.literal_eval(text) if kind is not str else text
-            if kind is bool and not isinstance(value, bool):
-                raise ValueError
-            out[key] = kind(value)
-        except (ValueError, SyntaxError, TypeError):
-            raise TemposeError(f"--set {item!r}: {key} takes a {kind.__name__}") from None
+    out = _parse_overrides(TrainConfig, items, "--set", "w_contrastive=0.3")
     try:
         TrainConfig(**out)
     except ValueError as e:
@@ -211,12 +191,48 @@ def parse_train_set(items: Sequence[str]) -> tuple[tuple[str, object], ...]:
     return tuple(sorted(out.items()))
 
 
+def parse_model_set(items: Sequence[str]) -> tuple[tuple[str, object], ...]:
+    """``KEY=VALUE`` ModelConfig overrides of the cpu profile's networks, as --set."""
+    from models.config import ModelConfig
+
+    return tuple(sorted(_parse_overrides(ModelConfig, items, "--model", "ti_pool=avg").items()))
+
+
+def _parse_overrides(kind: type, items: Sequence[str], flag: str,
+                     example: str) -> dict[str, object]:
+    import ast
+    from dataclasses import fields
+
+    defaults = {f.name: getattr(kind(), f.name) for f in fields(kind)}
+    out: dict[str, object] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or key not in defaults:
+            raise TemposeError(f"{flag} {item!r}: expected KEY=VALUE with KEY a "
+                               f"{kind.__name__} field (e.g. {example})")
+        if key in _OWNED:
+            raise TemposeError(f"{flag} {key}: the ablation sets it (use --steps / --seed, "
+                               f"or the variant's name)")
+        value_kind = type(defaults[key])
+        try:
+            value = ast.literal_eval(text) if value_kind is not str else text
+            if value_kind is bool and not isinstance(value, bool):
+                raise ValueError
+            out[key] = value_kind(value)
+        except (ValueError, SyntaxError, TypeError):
+            raise TemposeError(f"{flag} {item!r}: {key} takes a {value_kind.__name__}") from None
+    return out
+
+
 def train_config(variant: str, sport: str, steps: int | None, seed: int,
-                 train_set: Sequence[tuple[str, object]] = ()) -> RunConfig:
+                 train_set: Sequence[tuple[str, object]] = (),
+                 model_set: Sequence[tuple[str, object]] = ()) -> RunConfig:
     """The cpu profile's config of ``variant``; ``steps`` N keeps the profile's stage-1
     share (dives: round(N * default stage1_steps / default steps) gravity steps) unless
     ``train_set`` names stage1_steps;
-    ``train_set``: TrainConfig overrides (``parse_train_set``)."""
+    ``train_set``: TrainConfig overrides (``parse_train_set``); ``model_set``:
+    ModelConfig overrides (``parse_model_set``)."""
     from models.config import TrainConfig
     from tempose_cli.pipeline.train import run_config
 
@@ -225,7 +241,10 @@ def train_config(variant: str, sport: str, steps: int | None, seed: int,
         base = TrainConfig.for_sport(sport)
         over.setdefault("stage1_steps", round(steps * base.stage1_steps / base.steps))
         over["steps"] = steps
-    return run_config("cpu", variant, sport, over)
+    cfg = run_config("cpu", variant, sport, over)
+    if model_set:
+        cfg = replace(cfg, model=replace(cfg.model, **dict(model_set)))
+    return cfg
 
 
 def fit_options(req: Request, every: int, mode: str) -> FitOptions:
@@ -285,7 +304,8 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
                  sport: str = "dive", fit_steps: int = 2000, hidden: int | None = None,
                  regressor: str = FIT_REGRESSOR, context: int = FIT_CONTEXT,
                  track: bool = FIT_TRACK, progress: Progress | None = None,
-                 train_set: Sequence[str] = (), repeats: int = 1) -> list[dict]:
+                 train_set: Sequence[str] = (), repeats: int = 1,
+                 model_set: Sequence[str] = ()) -> list[dict]:
     """Train (or reuse), extract, fit and evaluate every row; returns one dict per row,
     label fraction and repeat (``repeats`` trainings of each variant, to tell its
     training noise from a difference between variants), variants first, then baselines,
@@ -294,7 +314,7 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
     from tempose_cli.pipeline.chain import ensure_features, ensure_fit, ensure_train, fit_result
 
     req = make_request(variants, baselines, fractions, split, steps, seed, sport, fit_steps,
-                       hidden, regressor, context, track, train_set, repeats)
+                       hidden, regressor, context, track, train_set, repeats, model_set)
     check_data(sessions, req)
     dev = device if not isinstance(device, str) else resolve_device(device)
     device_name = str(dev) if not isinstance(device, str) else device
@@ -331,7 +351,8 @@ def run_ablation(sessions: sessionmaker[Session], ws: Workspace, *, variants: Se
         for repeat in range(req.repeats):
             tag = f" (repeat {repeat})" if repeat else ""
             cfg = train_config(variant, req.sport, req.steps,
-                               req.seed + REPEAT_SEED_STRIDE * repeat, req.train_set)
+                               req.seed + REPEAT_SEED_STRIDE * repeat, req.train_set,
+                               req.model_set)
             label = job(f"{variant}{tag}: training")
             tick(label, 0, cfg.train.steps, "")
             t0 = time.perf_counter()

@@ -234,7 +234,7 @@ class LossLog:
 
     COLUMNS = ["step", "stage", "total", "recon", "crop_recon", "perceptual", "cover", "dsl",
                "css", "triplet", "ti_far", "ti_same", "box_prior", "box_extent", "gravity",
-               "order", "scale", "weak_2d", *PROBE_COLUMNS]
+               "order", "scale", "weak_2d", "fg_colour", "fg_palette", *PROBE_COLUMNS]
 
     def __init__(self, path: Path, start_step: int):
         rows = []
