@@ -69,6 +69,15 @@ class ModelConfig:
     # ResNet gives it): appearance should not depend on where a limb is in the crop.
     ti_pool: str = "same"
 
+    def __post_init__(self) -> None:
+        for name, allowed in (("encoder", ("small", "resnet50")),
+                              ("encoder_pool", ("flatten", "avg")),
+                              ("perceptual_region", ("crop", "frame")),
+                              ("ti_input", ("crop", "athlete")),
+                              ("ti_pool", ("same", "avg"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} {getattr(self, name)!r}: {' | '.join(allowed)}")
+
     @classmethod
     def profile(cls, name: str) -> ModelConfig:
         if name == "cpu":

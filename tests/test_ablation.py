@@ -167,6 +167,7 @@ def test_fits_recorded_before_an_option_existed_are_reused(done, tmp_path) -> No
     (["--repeats", "0"], "--repeats must be >= 1"),
     (["--model", "nope=1"], "KEY a ModelConfig field"),
     (["--model", "crop_size=wide"], "crop_size takes a int"),
+    (["--model", "ti_pool=max"], "ti_pool 'max': same | avg"),
 ])
 def test_bad_requests_are_one_line_errors(done, tmp_path: Path, args, message) -> None:
     home = done[0]

@@ -183,23 +183,19 @@ def parse_train_set(items: Sequence[str]) -> tuple[tuple[str, object], ...]:
     default. One-line errors for unknown keys, the ablation's own keys, bad values."""
     from models.config import TrainConfig
 
-    out = _parse_overrides(TrainConfig, items, "--set", "w_contrastive=0.3")
-    try:
-        TrainConfig(**out)
-    except ValueError as e:
-        raise TemposeError(f"--set: {e}") from None
-    return tuple(sorted(out.items()))
+    return _parse_overrides(TrainConfig, items, "--set", "w_contrastive=0.3")
 
 
 def parse_model_set(items: Sequence[str]) -> tuple[tuple[str, object], ...]:
     """``KEY=VALUE`` ModelConfig overrides of the cpu profile's networks, as --set."""
     from models.config import ModelConfig
 
-    return tuple(sorted(_parse_overrides(ModelConfig, items, "--model", "ti_pool=avg").items()))
+    return _parse_overrides(ModelConfig, items, "--model", "ti_pool=avg")
 
 
 def _parse_overrides(kind: type, items: Sequence[str], flag: str,
-                     example: str) -> dict[str, object]:
+                     example: str) -> tuple[tuple[str, object], ...]:
+    """The typed, sorted overrides; the config built with them must be valid."""
     import ast
     from dataclasses import fields
 
@@ -222,7 +218,11 @@ def _parse_overrides(kind: type, items: Sequence[str], flag: str,
             out[key] = value_kind(value)
         except (ValueError, SyntaxError, TypeError):
             raise TemposeError(f"{flag} {item!r}: {key} takes a {value_kind.__name__}") from None
-    return out
+    try:
+        kind(**out)
+    except ValueError as e:
+        raise TemposeError(f"{flag}: {e}") from None
+    return tuple(sorted(out.items()))
 
 
 def train_config(variant: str, sport: str, steps: int | None, seed: int,
