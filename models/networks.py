@@ -27,9 +27,7 @@ def _trunk(cfg: ModelConfig) -> tuple[nn.Module, int, int]:
         net = torchvision.models.resnet50(weights=None)
         net.fc = nn.Identity()
         return net, 2048, 2048
-    if cfg.encoder != "small":
-        raise ValueError(f"unknown encoder {cfg.encoder!r} (small|resnet50)")
-    w = cfg.encoder_width
+    w = cfg.encoder_width  # "small" (ModelConfig checks the name)
     net = nn.Sequential(
         _conv_block(3, w, 2), _conv_block(w, w, 1),
         _conv_block(w, 2 * w, 2), _conv_block(2 * w, 2 * w, 1),
@@ -37,8 +35,6 @@ def _trunk(cfg: ModelConfig) -> tuple[nn.Module, int, int]:
     )
     if cfg.encoder_pool == "flatten":  # (B, 4w, 4, 4) -> (B, 64w): spatial layout kept
         return nn.Sequential(*net, nn.AdaptiveAvgPool2d(4), nn.Flatten()), 4 * w * 16, 4 * w
-    if cfg.encoder_pool != "avg":
-        raise ValueError(f"unknown encoder_pool {cfg.encoder_pool!r} (flatten|avg)")
     return nn.Sequential(*net, nn.AdaptiveAvgPool2d(1), nn.Flatten()), 4 * w, 4 * w
 
 
@@ -48,8 +44,6 @@ class SplitEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.trunk, dim, channels = _trunk(cfg)
-        if cfg.ti_pool not in ("same", "avg"):
-            raise ValueError(f"unknown ti_pool {cfg.ti_pool!r} (same|avg)")
         # "avg" on a flattened map: z_ti reads the map averaged over its positions.
         self.ti_avg = cfg.ti_pool == "avg" and dim != channels
         self.channels = channels
