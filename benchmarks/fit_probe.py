@@ -3,6 +3,7 @@
 Run:  .venv/bin/python benchmarks/fit_probe.py --home HOME --run R [--everies 1,5,20]
       [--seed S] [--random] [--flip] [--regressors ridge,krr,knn,mlp] [--sigmas 0,2]
       [--contexts 0,2] [--fit-encoders F,...] [--mlp-set KEY=VALUE ...]
+      [--with-ti | --tv-only]
 
 The split, labelled frames and test frames are exactly those of ``tempose fit`` (and of
 ``tempose ablation``) at each fraction 1/K. On the run's extracted features (and, with
@@ -237,6 +238,9 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=25.0, help="the clips' rate (--gravity-track)")
     ap.add_argument("--with-ti", action="store_true",
                     help="also [z_tv, z_ti] of each frame (a split run's whole latent)")
+    ap.add_argument("--tv-only", action="store_true",
+                    help="also z_tv alone (of a run without the split: its first head only, "
+                         "as many dimensions as a split run's feature)")
     ap.add_argument("--norms", default="none",
                     help="per-clip feature normalisation before the rest: none, l2, clip")
     ap.add_argument("--fit-steps", type=int, default=2000)
@@ -307,6 +311,9 @@ def main() -> None:
         sets["tv+ti"] = {s.clip_id: np.concatenate(
             [load_features(a.run, run_dir, s.content_hash, s.clip_id, key)
              for key in ("z_tv", "z_ti")], 1) for s in srcs}
+    if a.tv_only:
+        sets["tv"] = {s.clip_id: load_features(a.run, run_dir, s.content_hash, s.clip_id, "z_tv")
+                      for s in srcs}
     if "random" in models:
         sets["random"] = encode_all(models["random"], srcs, device, False)
     for name, enc in encoders.items():
