@@ -141,6 +141,8 @@ class TrainConfig:
     # (models/losses.farthest_within_groups): "any" pairs a frame with its near
     # neighbour (<= pos_max frames) a third of the time, whose z_ti then carries the
     # pose the decoder needs (the probe's MLP read 202.6 mm from z_ti, 170.4 from z_tv).
+    # "others": the mean z_ti of the group's other frames (models/losses.py
+    # mean_of_others_within_groups), whose poses blur in the average.
     ti_swap: str = "any"
     # z_ti of frames of one clip pulled together (models/losses.ti_same_similarity); not
     # in the paper, whose swap alone left z_ti varying within a clip as much as z_tv and
@@ -237,8 +239,8 @@ class TrainConfig:
     ema_decay: float = 0.995
 
     def __post_init__(self) -> None:
-        if self.ti_swap not in ("any", "far"):
-            raise ValueError(f"ti_swap {self.ti_swap!r}: any | far")
+        if self.ti_swap not in ("any", "far", "others"):
+            raise ValueError(f"ti_swap {self.ti_swap!r}: any | far | others")
         if self.stage1_batches not in ("gravity", "alternate"):
             raise ValueError(f"stage1_batches {self.stage1_batches!r}: gravity | alternate")
         if not 0.0 <= self.ema_decay < 1.0:

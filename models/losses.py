@@ -305,6 +305,23 @@ def farthest_within_groups(frame: Tensor) -> Tensor:
     return (base + src).reshape(-1)  # (n_groups*G,)
 
 
+def mean_of_others_within_groups(x: Tensor, n_groups: int) -> Tensor:
+    """(n_groups*G, D) rows, group-major -> each row replaced by the mean of the *other*
+    rows of its group. Used as the decoder's z_ti, it comes from other frames of the same
+    clip (as the swap does) but averages away what the frames do not share: a single
+    neighbour's z_ti can carry the neighbour's pose, the mean of frames spread over the
+    group's span can carry it only blurred.
+    """
+    if x.ndim != 2 or n_groups < 1 or x.shape[0] % n_groups:
+        raise ValueError(f"x must be (n_groups*G, D) with n_groups {n_groups}, "
+                         f"got {tuple(x.shape)}")
+    z = x.view(n_groups, -1, x.shape[-1])  # (n_groups, G, D)
+    if z.shape[1] < 2:
+        raise ValueError("groups need >= 2 rows (a row cannot be its own other)")
+    others = (z.sum(1, keepdim=True) - z) / (z.shape[1] - 1)  # (n_groups, G, D)
+    return others.reshape(x.shape)
+
+
 def weak_2d_loss(pred: Tensor, target: Tensor) -> Tensor:
     """MSE of regressed 2D pose on labelled joints only (DESIGN.md "Weak 2D labels").
 

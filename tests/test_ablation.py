@@ -163,7 +163,7 @@ def test_fits_recorded_before_an_option_existed_are_reused(done, tmp_path) -> No
     (["--set", "nope=1"], "KEY a TrainConfig field"),
     (["--set", "seed=3"], "the ablation sets it"),
     (["--set", "w_contrastive=much"], "w_contrastive takes a float"),
-    (["--set", "ti_swap=nearest"], "ti_swap 'nearest': any | far"),
+    (["--set", "ti_swap=nearest"], "ti_swap 'nearest': any | far | others"),
     (["--repeats", "0"], "--repeats must be >= 1"),
     (["--model", "nope=1"], "KEY a ModelConfig field"),
     (["--model", "crop_size=wide"], "crop_size takes a int"),

@@ -13,6 +13,7 @@ from models.losses import (
     dsl_target,
     farthest_within_groups,
     gravity_loss,
+    mean_of_others_within_groups,
     order_loss,
     permute_within_groups,
     scale_smoothness_loss,
@@ -230,6 +231,20 @@ def test_permute_within_groups_rejects_singletons():
         permute_within_groups(4, 1)
     with pytest.raises(ValueError, match="n_groups"):
         permute_within_groups(0, 3)
+
+
+def test_mean_of_others_within_groups_leaves_each_row_out_and_stays_in_its_group():
+    x = torch.tensor([[0.0], [3.0], [6.0], [100.0], [200.0], [300.0]])  # 2 groups of 3
+    out = mean_of_others_within_groups(x, 2)
+    assert out.squeeze(1).tolist() == [4.5, 3.0, 1.5, 250.0, 200.0, 150.0]
+    x = torch.randn(8, 5, requires_grad=True)
+    mean_of_others_within_groups(x, 2)[0].sum().backward()
+    assert x.grad[0].abs().sum() == 0 and x.grad[1:4].abs().sum() > 0  # never itself
+    assert x.grad[4:].abs().sum() == 0  # nor another clip
+    with pytest.raises(ValueError, match="n_groups"):
+        mean_of_others_within_groups(torch.zeros(7, 2), 2)
+    with pytest.raises(ValueError, match=">= 2 rows"):
+        mean_of_others_within_groups(torch.zeros(2, 2), 2)
 
 
 def test_farthest_within_groups_takes_the_frame_farthest_in_time():

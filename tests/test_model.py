@@ -480,7 +480,7 @@ def test_foreground_palette_loss_asks_for_the_athletes_colours_wherever_they_are
         foreground_palette_loss(blue[:, :, :4], mask, target, bg, 0.1)
 
 
-@pytest.mark.parametrize("swap", ["any", "far"])
+@pytest.mark.parametrize("swap", ["any", "far", "others"])
 def test_ti_swap_far_decodes_each_frame_with_the_z_ti_of_the_frame_farthest_away(swap) -> None:
     model = TemporalPoseModel(TINY, get_variant("ours"))
     seen: dict = {}
@@ -503,6 +503,9 @@ def test_ti_swap_far_decodes_each_frame_with_the_z_ti_of_the_frame_farthest_away
                  torch.Generator().manual_seed(0))
     far = torch.tensor([3, 3, 3, 0, 7, 7, 7, 4])
     assert torch.equal(seen["z_ti_dec"], seen["z_ti"][far]) == (swap == "far")
+    z = seen["z_ti"].view(2, 4, -1)
+    others = torch.stack([z[:, [j for j in range(4) if j != i]].mean(1) for i in range(4)], 1)
+    assert torch.allclose(seen["z_ti_dec"], others.reshape(8, -1)) == (swap == "others")
 
 
 def test_ti_swap_is_checked() -> None:
