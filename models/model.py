@@ -401,12 +401,10 @@ class TemporalPoseModel(nn.Module):
         if v.split:  # z_ti of another frame of the same clip
             if tc.ti_swap == "others":
                 z_ti_dec = L.mean_of_others_within_groups(z_ti, G)  # (N, Dti)
+            elif tc.ti_swap == "far" and b.frame is not None:
+                z_ti_dec = z_ti[L.farthest_within_groups(b.frame.view(G, S)).to(z_ti.device)]
             else:
-                if tc.ti_swap == "far" and b.frame is not None:
-                    perm = L.farthest_within_groups(b.frame.view(G, S)).to(z_ti.device)
-                else:
-                    perm = L.permute_within_groups(G, S, generator).to(z_ti.device)
-                z_ti_dec = z_ti[perm]
+                z_ti_dec = z_ti[L.permute_within_groups(G, S, generator).to(z_ti.device)]
         else:
             z_ti_dec = z_ti
         terms: dict[str, Tensor] = {}

@@ -481,7 +481,7 @@ def test_foreground_palette_loss_asks_for_the_athletes_colours_wherever_they_are
 
 
 @pytest.mark.parametrize("swap", ["any", "far", "others"])
-def test_ti_swap_far_decodes_each_frame_with_the_z_ti_of_the_frame_farthest_away(swap) -> None:
+def test_ti_swap_decides_which_frames_z_ti_the_decoder_gets(swap) -> None:
     model = TemporalPoseModel(TINY, get_variant("ours"))
     seen: dict = {}
     encode, decode = model.encoder.forward, model.decode
@@ -501,11 +501,17 @@ def test_ti_swap_far_decodes_each_frame_with_the_z_ti_of_the_frame_farthest_away
     b.frame = torch.tensor([20, 21, 26, 40, 30, 29, 24, 10])  # (ref, near, mid, far) x 2
     model.losses(b, 2, TrainConfig(ti_swap=swap), ReconstructionLoss(),
                  torch.Generator().manual_seed(0))
-    far = torch.tensor([3, 3, 3, 0, 7, 7, 7, 4])
+    far = torch.tensor([3, 3, 3, 0, 7, 7, 7, 4])  # "far": the frame farthest in time
     assert torch.equal(seen["z_ti_dec"], seen["z_ti"][far]) == (swap == "far")
+    # "others": the mean of the clip's other frames; "any": one other frame at random.
     z = seen["z_ti"].view(2, 4, -1)
     others = torch.stack([z[:, [j for j in range(4) if j != i]].mean(1) for i in range(4)], 1)
     assert torch.allclose(seen["z_ti_dec"], others.reshape(8, -1)) == (swap == "others")
+    if swap == "any":  # each frame decoded with the z_ti of another frame of its clip
+        for i in range(8):
+            group = range(4 * (i // 4), 4 * (i // 4) + 4)
+            assert any(torch.equal(seen["z_ti_dec"][i], seen["z_ti"][j])
+                       for j in group if j != i)
 
 
 def test_ti_swap_is_checked() -> None:
