@@ -12,6 +12,14 @@ from typing import Any
 from models.variants import get_variant
 
 
+def _check_choices(cfg: object, choices: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+    """A one-line ValueError for the first named field whose value is not among its
+    allowed names (e.g. ``ti_pool 'max': same | avg``)."""
+    for name, allowed in choices:
+        if getattr(cfg, name) not in allowed:
+            raise ValueError(f"{name} {getattr(cfg, name)!r}: {' | '.join(allowed)}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Networks: detector (STN), split encoder, decoder (DESIGN "The self-supervised model")."""
@@ -70,13 +78,11 @@ class ModelConfig:
     ti_pool: str = "same"
 
     def __post_init__(self) -> None:
-        for name, allowed in (("encoder", ("small", "resnet50")),
+        _check_choices(self, (("encoder", ("small", "resnet50")),
                               ("encoder_pool", ("flatten", "avg")),
                               ("perceptual_region", ("crop", "frame")),
                               ("ti_input", ("crop", "athlete")),
-                              ("ti_pool", ("same", "avg"))):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} {getattr(self, name)!r}: {' | '.join(allowed)}")
+                              ("ti_pool", ("same", "avg"))))
 
     @classmethod
     def profile(cls, name: str) -> ModelConfig:
@@ -239,10 +245,8 @@ class TrainConfig:
     ema_decay: float = 0.995
 
     def __post_init__(self) -> None:
-        if self.ti_swap not in ("any", "far", "others"):
-            raise ValueError(f"ti_swap {self.ti_swap!r}: any | far | others")
-        if self.stage1_batches not in ("gravity", "alternate"):
-            raise ValueError(f"stage1_batches {self.stage1_batches!r}: gravity | alternate")
+        _check_choices(self, (("ti_swap", ("any", "far", "others")),
+                              ("stage1_batches", ("gravity", "alternate"))))
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay {self.ema_decay}: 0 (off) or in (0, 1)")
 
