@@ -48,19 +48,23 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def clusters(model, probe: PoseProbe) -> str:  # noqa: ANN001
-    """KMeans on z_ti and z_tv of every frame of the probe's clips, as ``tempose probe``."""
+    """KMeans on z_ti and z_tv of every frame of the probe's clips, as ``tempose probe``,
+    then the share of each one's variance within clips."""
     was_training = model.training
     model.eval()
     parts: dict[str, list] = {"z_ti": [], "z_tv": []}
-    athletes = []
+    athletes, clip_of = [], []
     for ci, c in enumerate(probe.clips):
         arrays = encode_clip(model, probe.store, ci, torch.device("cpu"))
         for k in parts:
             parts[k].append(arrays[k])
         athletes += [c.frames.athlete or f"clip{c.frames.clip_id}"] * len(arrays["z_ti"])
+        clip_of += [ci] * len(arrays["z_ti"])
     model.train(was_training)
-    r = cluster_probe({k: np.concatenate(v) for k, v in parts.items()}, np.array(athletes))
-    return f" {r['z_ti']['accuracy']:6.2f} {r['z_tv']['accuracy']:6.2f}"
+    r = cluster_probe({k: np.concatenate(v) for k, v in parts.items()}, np.array(athletes),
+                      np.array(clip_of))
+    return (f" {r['z_ti']['accuracy']:6.2f} {r['z_tv']['accuracy']:6.2f}"
+            f" {r['z_ti']['within_clip']:6.2f} {r['z_tv']['within_clip']:6.2f}")
 
 
 def main() -> None:
@@ -81,7 +85,8 @@ def main() -> None:
     ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--kmeans", action="store_true",
                     help="also KMeans (k = athletes) on z_ti and z_tv of every labelled frame "
-                         "(tempose probe's matched accuracy): columns ti_km, tv_km")
+                         "(tempose probe's matched accuracy): columns ti_km, tv_km; and the "
+                         "share of each one's variance within clips: ti_in, tv_in")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -106,7 +111,7 @@ def main() -> None:
           f"overrides {args.set or 'none'} {args.model or ''}", flush=True)
     print(f"{'step':>6} {'s':>6} {'probe':>7} {'mean':>7} {'ratio':>6} {'lam':>6} "
           f"{'c_err':>6} {'c_ok':>5} {'size':>5} {'s_ok':>5}"
-          f"{' ti_km  tv_km' if args.kmeans else ''}", flush=True)
+          f"{' ti_km  tv_km  ti_in  tv_in' if args.kmeans else ''}", flush=True)
     t0 = time.perf_counter()
     while True:
         if trainer.step % args.every == 0 or trainer.step == args.steps:

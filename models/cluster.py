@@ -1,4 +1,5 @@
-"""KMeans and Hungarian-matched cluster accuracy for the disentanglement probe (Sec. 4.4.3).
+"""KMeans and Hungarian-matched cluster accuracy for the disentanglement probe (Sec. 4.4.3),
+and the share of a latent's variance that lies within its clips.
 
 Numpy only (no scipy / scikit-learn): k-means++ seeding, Lloyd iterations, several
 restarts keeping the lowest inertia; the cluster-to-class assignment is exact
@@ -145,3 +146,24 @@ def matched_accuracy(clusters: np.ndarray, classes: np.ndarray) -> float:
     np.add.at(table, (ci, ki), 1)
     match = best_assignment(table)
     return float(table[np.arange(n), match].sum() / len(clusters))
+
+
+def within_group_share(x: np.ndarray, groups: np.ndarray) -> float:
+    """Share of the total variance of (N, D) points that lies within their groups.
+
+    ``sum_i |x_i - mean(group of i)|^2 / sum_i |x_i - mean|^2``: 0 when each group is one
+    point repeated, 1 when every group has the same mean. With groups = clips it says
+    how time-invariant a latent is: the paper's z_ti should be near 0 (Sec. 3.2).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    groups = np.asarray(groups)
+    if x.ndim != 2 or groups.shape != (len(x),):
+        raise ValueError(f"need (N, D) points and (N,) groups, got {x.shape}, {groups.shape}")
+    total = float(((x - x.mean(0)) ** 2).sum())
+    if total <= 0:
+        return float("nan")
+    _, gi = np.unique(groups, return_inverse=True)
+    sums = np.zeros((gi.max() + 1, x.shape[1]))
+    np.add.at(sums, gi, x)
+    means = sums / np.bincount(gi)[:, None]  # (G, D)
+    return float(((x - means[gi]) ** 2).sum() / total)

@@ -1,11 +1,17 @@
-"""KMeans and Hungarian-matched accuracy (models/cluster.py)."""
+"""KMeans, Hungarian-matched accuracy and the within-group variance share (models/cluster.py)."""
 
 from itertools import permutations
 
 import numpy as np
 import pytest
 
-from models.cluster import best_assignment, hungarian, kmeans, matched_accuracy
+from models.cluster import (
+    best_assignment,
+    hungarian,
+    kmeans,
+    matched_accuracy,
+    within_group_share,
+)
 
 
 def blobs(k: int, n: int = 30, d: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -61,3 +67,25 @@ def test_bad_inputs_raise() -> None:
         hungarian(np.zeros((2, 3)))
     with pytest.raises(ValueError):
         matched_accuracy(np.zeros(3), np.zeros(4))
+
+
+def test_within_group_share_runs_from_constant_groups_to_equal_means() -> None:
+    x, truth = blobs(3, n=20)
+    constant = np.repeat(x[::20], 20, axis=0)  # each group one point repeated
+    assert within_group_share(constant, truth) == pytest.approx(0.0)
+    centred = x - np.stack([x[truth == g].mean(0) for g in range(3)])[truth]
+    assert within_group_share(centred, truth) == pytest.approx(1.0)
+    # Well separated blobs: nearly all the variance is between the groups.
+    assert within_group_share(x, truth) < 0.05
+    # The share of the sum of squares, by hand, on a tiny case.
+    pts = np.array([[0.0], [2.0], [10.0], [14.0]])
+    assert within_group_share(pts, np.array(["a", "a", "b", "b"])) == pytest.approx(
+        (1 + 1 + 4 + 4) / ((6.5 ** 2) + (4.5 ** 2) + (3.5 ** 2) + (7.5 ** 2)))
+
+
+def test_within_group_share_checks_shapes() -> None:
+    with pytest.raises(ValueError, match=r"\(N, D\) points and \(N,\) groups"):
+        within_group_share(np.zeros(5), np.zeros(5))
+    with pytest.raises(ValueError, match="groups"):
+        within_group_share(np.zeros((5, 2)), np.zeros(4))
+    assert np.isnan(within_group_share(np.ones((4, 2)), np.array([0, 0, 1, 1])))

@@ -199,6 +199,8 @@ def test_probe_finds_athletes_in_z_ti_and_pose_in_z_tv(home) -> None:
     k = res["kmeans"]
     assert k["z_ti"]["accuracy"] == 1.0 and k["z_ti"]["k"] == 3
     assert k["z_tv"]["accuracy"] < 0.9
+    # z_ti is an athlete code plus a little noise: constant within clips; z_tv is pose.
+    assert k["z_ti"]["within_clip"] < 0.05 < 0.5 < k["z_tv"]["within_clip"]
     r = res["regression"]
     assert r["z_tv"]["mpjpe"] < r["z_ti"]["mpjpe"]
     with sessions(h).begin() as s:
@@ -209,6 +211,7 @@ def test_probe_finds_athletes_in_z_ti_and_pose_in_z_tv(home) -> None:
     text = tempose(h, "probe", "--run", home["synthetic"], "--steps", "5", *SMALL,
                    json_out=False)
     assert text.exit_code == 0 and "KMeans athlete accuracy" in text.stdout
+    assert "variance within clips" in text.stdout
 
 
 def test_runs_compare_shows_variants_by_label_fraction(home) -> None:

@@ -191,8 +191,9 @@ def probe(
     sport: str = typer.Option("dive", help="Clips of this sport."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
 ) -> None:
-    """Disentanglement probes: KMeans on z_tv and z_ti against athlete identity, and a
-    pose regressor on z_ti against one on z_tv (paper section 4.4.3).
+    """Disentanglement probes: KMeans on z_tv and z_ti against athlete identity, the
+    share of each latent's variance within clips (z_ti should be near 0), and a pose
+    regressor on z_ti against one on z_tv (paper section 4.4.3).
 
     Example: tempose probe --run 1
     """
@@ -211,12 +212,13 @@ def probe(
         st.emit(res)
         return
     table = Table(title=f"run {run}: disentanglement probes")
-    for col in ("latent", "KMeans athlete accuracy", "chance", "MPJPE", "N-MPJPE", "P-MPJPE"):
+    for col in ("latent", "KMeans athlete accuracy", "chance", "variance within clips",
+                "MPJPE", "N-MPJPE", "P-MPJPE"):
         table.add_column(col, justify="right" if col != "latent" else "left")
     for p in ("z_tv", "z_ti"):
         k, r = res["kmeans"][p], res["regression"][p]
         table.add_row(p, f"{k['accuracy']:.3f}", f"{k['chance']:.3f}",
-                      *(f"{r[m]:.1f} mm" for m in METRICS))
+                      f"{k['within_clip']:.0%}", *(f"{r[m]:.1f} mm" for m in METRICS))
     st.console.print(table)
 
 

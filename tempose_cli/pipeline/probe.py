@@ -7,6 +7,9 @@
   compare latents by cosine similarity.
 - The same regressor trained on z_ti and on z_tv (same split): z_tv should give the
   far lower MPJPE.
+- The share of each latent's variance that lies within clips (the same normalised
+  rows): a time-invariant z_ti should be near 0. Per-frame KMeans cannot find the
+  athletes in a z_ti that mostly varies within its clips, whatever its clip means hold.
 
 Results are recorded as Evaluation rows of the training run, split ``probe-...``,
 replacing that run's previous probe rows, in one transaction.
@@ -22,7 +25,7 @@ import torch
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.cluster import kmeans, matched_accuracy
+from models.cluster import kmeans, matched_accuracy, within_group_share
 from store.catalogue import list_clips
 from store.schema import Evaluation
 from tempose_cli.core.errors import TemposeError
@@ -34,16 +37,18 @@ from tempose_cli.pipeline.fit import fit_core
 PARTS = ("z_tv", "z_ti")
 
 
-def cluster_probe(features: dict[str, np.ndarray], athletes: np.ndarray, *, seed: int = 0,
-                  restarts: int = 10) -> dict[str, dict]:
-    """KMeans (k = athletes) on each (N, D) array -> matched accuracy per array."""
+def cluster_probe(features: dict[str, np.ndarray], athletes: np.ndarray, clips: np.ndarray,
+                  *, seed: int = 0, restarts: int = 10) -> dict[str, dict]:
+    """KMeans (k = athletes) on each (N, D) array -> matched accuracy and the share of
+    the variance within clips, per array."""
     k = len(np.unique(athletes))
     out = {}
     for name, x in features.items():
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         labels, _, inertia = kmeans(x, k, restarts=restarts, seed=seed)
         out[name] = {"accuracy": matched_accuracy(labels, athletes), "k": k,
-                     "frames": int(len(x)), "chance": 1.0 / k, "inertia": inertia}
+                     "frames": int(len(x)), "chance": 1.0 / k, "inertia": inertia,
+                     "within_clip": within_group_share(x, clips)}
     return out
 
 
@@ -60,17 +65,20 @@ def run_probe(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts:
         raise TemposeError(f"the probe needs {opts.sport} clips of at least 2 athletes")
     parts: dict[str, list[np.ndarray]] = {p: [] for p in PARTS}
     who: list[np.ndarray] = []
+    which: list[np.ndarray] = []
     for cid, digest, athlete in clips:
         for p in PARTS:
             parts[p].append(load_features(run_id, run_dir, digest, cid, p))
         who.append(np.full(len(parts["z_tv"][-1]), athlete, dtype=object))
+        which.append(np.full(len(parts["z_tv"][-1]), cid))
     athletes = np.concatenate(who).astype(str)
+    clip_of = np.concatenate(which)
     rng = np.random.default_rng(opts.seed)
     keep = np.sort(rng.permutation(len(athletes))[:max_frames])  # seeded subsample
     if progress:
         progress("clustering", 0, 1, f"{len(keep)} frames")
     clusters = cluster_probe({p: np.concatenate(parts[p])[keep] for p in PARTS},
-                             athletes[keep], seed=opts.seed)
+                             athletes[keep], clip_of[keep], seed=opts.seed)
     regress = {}
     for i, p in enumerate(PARTS):
         def step(k: int, n: int, info: str, p: str = p) -> None:
