@@ -341,6 +341,14 @@ def test_runs_from_before_the_weight_average_are_rebuilt_without_one() -> None:
     assert RunConfig.from_dict(d).train.ema_decay == 0.0
 
 
+def test_runs_from_before_the_z_ti_pull_are_rebuilt_without_it() -> None:
+    from models.config import RunConfig, TrainConfig
+    d = RunConfig().to_dict()
+    assert RunConfig.from_dict(d).train.w_ti_same == TrainConfig().w_ti_same > 0
+    del d["train"]["w_ti_same"]
+    assert RunConfig.from_dict(d).train.w_ti_same == 0.0
+
+
 @pytest.mark.parametrize("refine", [True, False])
 def test_encoder_crops_follow_the_refined_box_in_training(refine: bool) -> None:
     model = TemporalPoseModel(replace(TINY, box_refine_steps=1), get_variant("ours"))
