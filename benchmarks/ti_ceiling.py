@@ -28,13 +28,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.cluster import kmeans, matched_accuracy, within_group_share  # noqa: E402
+from models.cluster import kmeans, matched_accuracy  # noqa: E402
 from store.catalogue import list_clips  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.dataset import load_clips  # noqa: E402
 from tempose_cli.learn.fitdata import load_features  # noqa: E402
 from tempose_cli.pipeline.extract import get_train_run  # noqa: E402
+from tempose_cli.pipeline.probe import cluster_probe  # noqa: E402
 
 
 def colour_features(frame: np.ndarray, bg: np.ndarray, threshold: float) -> np.ndarray | None:
@@ -64,17 +65,17 @@ def left_out_centroid_accuracy(x: np.ndarray, who: np.ndarray, cid: np.ndarray) 
 
 def latent_scores(x: np.ndarray, who: np.ndarray, cid: np.ndarray) -> str:
     """(N, D) latents of frames -> the line of scores printed for a run's z_tv or z_ti."""
+    probe = cluster_probe({"x": x}, who, cid, seed=0)["x"]  # as `tempose probe` scores it
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     names, truth = np.unique(who, return_inverse=True)
-    labels, _, _ = kmeans(x, len(names), restarts=10, seed=0)
     clips = np.unique(cid)
     means = np.stack([x[cid == c].mean(0) for c in clips])  # (clips, D)
     owner = np.array([truth[cid == c][0] for c in clips])
     clip_labels, _, _ = kmeans(means, len(names), restarts=10, seed=0)
-    return (f"KMeans {matched_accuracy(labels, truth):.2f}, on clip means "
+    return (f"KMeans {probe['accuracy']:.2f}, on clip means "
             f"{matched_accuracy(clip_labels, owner):.2f}; nearest centroid, clip left out "
             f"{left_out_centroid_accuracy(x, who, cid):.2f}; variance within clips "
-            f"{within_group_share(x, cid):.0%}")
+            f"{probe['within_clip']:.0%}")
 
 
 def main() -> None:
