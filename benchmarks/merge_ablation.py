@@ -11,43 +11,20 @@ lists the files it was merged from.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tempose_cli.pipeline.ablation import ROW_KEYS, Meta, write_outputs  # noqa: E402
+from tempose_cli.pipeline.ablation import Meta, read_csv, write_outputs  # noqa: E402
 from tempose_cli.pipeline.ablation_names import BASELINES, TABLE_V  # noqa: E402
-
-INTS = ("every", "train_frames", "test_frames", "fit", "run", "context", "repeat")
-FLOATS = ("fraction", "mpjpe", "n_mpjpe", "p_mpjpe")
-
-
-def parse_row(raw: dict[str, str]) -> dict:
-    """A CSV row back into the types ``tempose ablation`` writes it from."""
-    row: dict = {}
-    for k in ROW_KEYS:
-        v = raw.get(k, "")
-        if k in INTS:
-            row[k] = int(v) if v else None
-        elif k in FLOATS:
-            row[k] = float(v)
-        elif k in ("mean_pose_kept", "track"):
-            row[k] = bool(int(v)) if v else None
-        else:
-            row[k] = v or None
-    return row
 
 
 def merge(files: list[Path]) -> list[dict]:
     cells: dict[tuple[str, float], dict] = {}
     for path in files:
-        with path.open(newline="") as f:
-            for raw in csv.DictReader(f):
-                row = parse_row(raw)
-                row["repeat"] = row["repeat"] or 0  # files from before --repeats
-                cells[(row["row"], row["fraction"], row["repeat"])] = row
+        for row in read_csv(path):
+            cells[(row["row"], row["fraction"], row["repeat"])] = row
     order = {name: i for i, name in enumerate((*TABLE_V, *BASELINES))}
     return sorted(cells.values(), key=lambda r: (order.get(r["row"], len(order)), r["row"],
                                                  -r["fraction"], r["repeat"]))

@@ -496,6 +496,34 @@ def csv_text(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+CSV_INTS = ("every", "train_frames", "test_frames", "fit", "run", "context", "repeat")
+CSV_FLOATS = ("fraction", "mpjpe", "n_mpjpe", "p_mpjpe")
+
+
+def parse_csv_row(raw: dict[str, str]) -> dict:
+    """A row of ``csv_text`` back into the types ``run_ablation`` made it from (files
+    from before ``--repeats`` read as repeat 0)."""
+    row: dict = {}
+    for k in ROW_KEYS:
+        v = raw.get(k, "")
+        if k in CSV_INTS:
+            row[k] = int(v) if v else None
+        elif k in CSV_FLOATS:
+            row[k] = float(v)
+        elif k in ("mean_pose_kept", "track"):
+            row[k] = bool(int(v)) if v else None
+        else:
+            row[k] = v or None
+    row["repeat"] = row["repeat"] or 0
+    return row
+
+
+def read_csv(path: Path) -> list[dict]:
+    """The rows of an ``ablation.csv``."""
+    with path.open(newline="") as f:
+        return [parse_csv_row(raw) for raw in csv.DictReader(f)]
+
+
 @dataclass
 class Meta:
     """What the Markdown states besides the numbers."""
