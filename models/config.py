@@ -154,8 +154,8 @@ class TrainConfig:
     # in the paper, whose swap alone leaves z_ti varying within its clips as much as z_tv
     # (83-88% of its variance, seeds 21-24 at 3000 steps), so KMeans found 17-23% of 12
     # athletes. At 0.1: 7-11% within clips, KMeans 33-48% (the pixels' own colour
-    # statistics: 42-66%); N-MPJPE level over 24 trainings on 5 seeds (2-3 of each
-    # setting a seed): +2.9 / -0.8 / +0.9 mm at label fractions 1 / 0.2 / 0.05, each
+    # statistics: 42-66%); N-MPJPE level over 25 trainings on 5 seeds (2-3 of each
+    # setting a seed): +2.9 / -0.5 / +0.2 mm at label fractions 1 / 0.2 / 0.05, each
     # within one standard error (benchmarks/paired_seeds.py, RESULTS.md). 0: the swap
     # alone.
     w_ti_same: float = 0.1
