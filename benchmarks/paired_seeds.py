@@ -37,14 +37,11 @@ def trainings(spec: list[str], row: str, arm: str) -> dict[int, list[dict]]:
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise SystemExit(f"error: no such file: {missing[0]}")
-        rows = out.setdefault(int(seed), [])
-        for i, path in enumerate(paths):
-            for r in read_csv(path):
-                if r["row"] == row:
-                    rows.append({**r, "row": f"{arm}/{seed}", "kind": "variant",
-                                 "repeat": (i, r["repeat"])})
-        if not rows:
+        found = [{**r, "row": f"{arm}/{seed}", "kind": "variant", "repeat": (i, r["repeat"])}
+                 for i, path in enumerate(paths) for r in read_csv(path) if r["row"] == row]
+        if not found:  # per item: a seed named twice must not hide an empty second item
             raise SystemExit(f"error: no {row!r} rows for seed {seed} in {files}")
+        out.setdefault(int(seed), []).extend(found)
     return out
 
 

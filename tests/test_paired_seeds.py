@@ -46,5 +46,9 @@ def test_bad_specs_stop_with_one_line(tmp_path: Path) -> None:
         mod.trainings(["x.csv"], "ours", "a")
     with pytest.raises(SystemExit, match="no such file"):
         mod.trainings([f"1:{tmp_path / 'none.csv'}"], "ours", "a")
+    (tmp_path / "e.csv").write_text(csv_text([_row("mean", "baseline", 0.2, 400.0)]))
     with pytest.raises(SystemExit, match="no 'dsl' rows for seed 1"):
         mod.trainings([f"1:{_csv(tmp_path / 'a.csv', [1.0])}"], "dsl", "a")
+    with pytest.raises(SystemExit, match="no 'ours' rows for seed 1"):  # the same seed again
+        mod.trainings([f"1:{_csv(tmp_path / 'a.csv', [1.0])}",
+                       f"1:{tmp_path / 'e.csv'}"], "ours", "a")
