@@ -61,22 +61,26 @@ def _cos(a: Tensor, b: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- DSL / CSS
 
 
-def dsl_target(delta: Tensor, neg_min: float) -> Tensor:
+def dsl_target(delta: Tensor, neg_min: float, power: float = 1.0) -> Tensor:
     """Target cosine similarity of two frames ``delta`` frames apart (DSL, section 3.2).
 
-    Property: 1 at Δ = 0, linear down to 0 at Δ = ``neg_min``, 0 beyond; monotonically
+    Property: 1 at Δ = 0, down to 0 at Δ = ``neg_min``, 0 beyond; monotonically
     non-increasing in |Δ|. Interpretation: the paper says the similarity "falls
     piecewise-linearly" with Δ; we use the single linear piece ``clamp(1 - |Δ|/neg_min, 0, 1)``
-    (|Δ| so the caller may pass signed offsets).
+    (|Δ| so the caller may pass signed offsets), raised to ``power`` (1: the paper's
+    line; 2 follows the measured pose distance, TrainConfig.dsl_power).
     """
     _check_neg_min(neg_min)
+    if not power > 0:
+        raise ValueError(f"power must be > 0, got {power}")
     if not isinstance(delta, Tensor):
         raise ValueError(f"delta must be a torch.Tensor, got {type(delta).__name__}")
     d = delta.abs() if delta.is_floating_point() else delta.abs().to(torch.get_default_dtype())
-    return (1.0 - d / float(neg_min)).clamp(0.0, 1.0)  # same shape as delta
+    return (1.0 - d / float(neg_min)).clamp(0.0, 1.0) ** power  # same shape as delta
 
 
-def dsl_loss(z_ref: Tensor, z_other: Tensor, delta: Tensor, neg_min: float) -> Tensor:
+def dsl_loss(z_ref: Tensor, z_other: Tensor, delta: Tensor, neg_min: float,
+             power: float = 1.0) -> Tensor:
     """Distance-based similarity loss on z_tv pairs (DESIGN.md "DSL", paper section 3.2).
 
     Property: with c = cos(z_ref, z_other), pairs closer than ``neg_min`` frames are pulled
@@ -97,7 +101,7 @@ def dsl_loss(z_ref: Tensor, z_other: Tensor, delta: Tensor, neg_min: float) -> T
     c = _cos(z_ref, z_other)  # (N,)
     delta = delta.to(device=c.device, dtype=c.dtype)
     far = delta.abs() >= neg_min  # (N,)
-    near_term = (c - dsl_target(delta, neg_min)) ** 2  # (N,)
+    near_term = (c - dsl_target(delta, neg_min, power)) ** 2  # (N,)
     far_term = F.relu(c) ** 2  # (N,)
     return torch.where(far, far_term, near_term).mean()
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from models import losses as L
 from models.config import ModelConfig, TrainConfig
-from models.networks import Decoder, SplitEncoder, Weak2DHead
+from models.networks import Decoder, ProjectionHead, SplitEncoder, Weak2DHead
 from models.stn import Detector, border_window, composite, crop, full_frame_box, paste
 from models.variants import Variant
 
@@ -270,6 +270,10 @@ class TemporalPoseModel(nn.Module):
         self.encoder = SplitEncoder(cfg)
         self.decoder = Decoder(cfg)
         self.weak2d = Weak2DHead(cfg)
+        # Only where a contrastive term uses it: an unused module would stall DDP.
+        dim = cfg.z_tv if variant.split else cfg.z_tv + cfg.z_ti
+        self.projector = (ProjectionHead(dim, cfg.contrastive_head)
+                          if cfg.contrastive_head > 0 and variant.contrastive else None)
         self.register_buffer("window", border_window(cfg.crop_size, cfg.window_margin),
                              persistent=False)
         self.register_buffer("centre", centre_weight(cfg.crop_size), persistent=False)
@@ -485,12 +489,16 @@ class TemporalPoseModel(nn.Module):
         # applies to them as is; CSS and the triplet need stage 2's near/far sampling.
         if (stage == 2 and b.mode == "contrastive") or (
                 stage == 1 and tc.stage1_contrastive and v.contrastive == "dsl"):
-            z = self.features(z_tv, z_ti).view(G, S, -1)  # (G, 4, D): ref, near, mid, far
+            z = self.features(z_tv, z_ti)  # (N, D)
+            if self.projector is not None:
+                z = self.projector(z)  # (N, contrastive_head)
+            z = z.view(G, S, -1)  # (G, 4, D): ref, near, mid, far
             d = b.delta.view(G, S).to(z.dtype)
             if v.contrastive == "dsl":
                 ref = z[:, :1].expand(-1, S - 1, -1).reshape(-1, z.shape[-1])
                 terms["dsl"] = tc.w_contrastive * L.dsl_loss(
-                    ref, z[:, 1:].reshape(-1, z.shape[-1]), d[:, 1:].reshape(-1), tc.neg_min)
+                    ref, z[:, 1:].reshape(-1, z.shape[-1]), d[:, 1:].reshape(-1), tc.neg_min,
+                    tc.dsl_power)
             elif v.contrastive == "css":
                 terms["css"] = tc.w_contrastive * L.css_infonce(
                     z[:, 0], z[:, 1], z[:, 3], tc.css_temperature)

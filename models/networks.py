@@ -62,6 +62,18 @@ class SplitEncoder(nn.Module):
         return z_tv, z_ti
 
 
+class ProjectionHead(nn.Module):
+    """Feature -> the space the contrastive term acts in (ModelConfig.contrastive_head):
+    Linear, ReLU, Linear, as SimCLR's g(.)."""
+
+    def __init__(self, dim: int, out: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, out))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)  # (B, D) -> (B, out)
+
+
 class Decoder(nn.Module):
     """(z_tv, z_ti) -> RGB crop (B, 3, s, s) in [0, 1] and mask (B, 1, s, s) in [0, 1]."""
 

@@ -44,6 +44,22 @@ def test_dsl_target_endpoints_and_monotone():
     assert torch.isclose(dsl_target(torch.tensor(5.0), neg_min), torch.tensor(0.5))
 
 
+def test_dsl_power_bends_the_target_below_the_line_with_the_same_ends():
+    delta = torch.linspace(0, 30, 301)
+    line, bent = dsl_target(delta, 12.0), dsl_target(delta, 12.0, power=2.0)
+    assert bent[0] == 1.0 and torch.all(bent[delta >= 12] == 0)
+    inside = (delta > 0) & (delta < 12)
+    assert torch.all(bent[inside] < line[inside])
+    assert torch.isclose(dsl_target(torch.tensor(6.0), 12.0, 2.0), torch.tensor(0.25))
+    # The loss asks near pairs for the bent target: at cos 0.25, zero loss at Δ = 6.
+    a = torch.tensor([[1.0, 0.0]])
+    b = torch.tensor([[0.25, (1 - 0.25 ** 2) ** 0.5]])
+    assert dsl_loss(a, b, torch.tensor([6.0]), 12.0, power=2.0).item() == pytest.approx(0, abs=1e-6)
+    assert dsl_loss(a, b, torch.tensor([6.0]), 12.0).item() == pytest.approx(0.25 ** 2)
+    with pytest.raises(ValueError, match="power"):
+        dsl_target(delta, 12.0, power=0.0)
+
+
 def test_dsl_zero_when_identical_at_delta_zero(gen):
     z = torch.randn(8, 16, generator=gen)
     loss = dsl_loss(z, z.clone(), torch.zeros(8), neg_min=10)

@@ -612,3 +612,27 @@ def test_runs_from_before_the_noise_model_are_rebuilt_without_it() -> None:
     assert RunConfig.from_dict(d).model.fg_noise_k == ModelConfig().fg_noise_k > 0
     del d["model"]["fg_noise_k"]
     assert RunConfig.from_dict(d).model.fg_noise_k == 0.0
+
+
+@pytest.mark.parametrize("name", ["ours", "dsl-stn-dec", "ae-stn-dec"])
+def test_contrastive_head_takes_the_contrastive_term_off_the_feature(name: str) -> None:
+    from models.networks import ProjectionHead
+    variant = get_variant(name)
+    assert TemporalPoseModel(TINY, variant).projector is None  # the paper: on the feature
+    torch.manual_seed(0)
+    model = TemporalPoseModel(replace(TINY, contrastive_head=12), variant)
+    if not variant.contrastive:  # nothing would train it
+        assert model.projector is None
+        return
+    assert isinstance(model.projector, ProjectionHead)
+    dim = TINY.z_tv if variant.split else TINY.z_tv + TINY.z_ti
+    assert model.projector.net[0].in_features == dim and model.projector.net[-1].out_features == 12
+    total, terms, _ = model.losses(_batch("contrastive"), 2, TrainConfig(), ReconstructionLoss())
+    assert terms["dsl"] > 0
+    total.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.projector.parameters())
+    # Downstream the regressor still reads the feature itself, not the projection.
+    _, z_tv, z_ti = model.encode(torch.rand(2, 3, 72, 72))
+    assert model.features(z_tv, z_ti).shape[1] == dim
+    with pytest.raises(ValueError, match="contrastive_head"):
+        replace(TINY, contrastive_head=-1)

@@ -180,14 +180,19 @@ def test_knn_track_outvotes_a_frame_from_another_phase() -> None:
 
 
 def test_knn_track_weight_is_chosen_on_validation() -> None:
-    from models.regressor import TRACK_LAMS, choose_track_lam, fit_knn
+    from models.metrics import n_mpjpe
+    from models.regressor import TRACK_DEFAULT, TRACK_LAMS, choose_track_lam, fit_knn
 
     x, y = _circle_bank()
     reg, _ = fit_knn(RegressorConfig(kind="knn", in_dim=2, k=1), x, y, x[:0], y[:0])
-    scores = choose_track_lam(reg, [(_clip(x, 10, 30, [5]), torch.arange(20), y[10:30])])
-    assert set(scores) == set(TRACK_LAMS) and reg.cfg.track_lam > 0
-    assert scores[reg.cfg.track_lam] == min(scores.values()) < scores[0.0]
-    assert choose_track_lam(reg, []) == {} and reg.cfg.track_lam == 0.0
+    clip = _clip(x, 10, 30, [5])
+    scores = choose_track_lam(reg, [(clip, torch.arange(20), y[10:30])])
+    assert set(scores) == set(TRACK_LAMS) and 0.0 not in scores  # always along the clip
+    assert scores[reg.cfg.track_lam] == min(scores.values())
+    frame_by_frame = 1000 * n_mpjpe(reg.predict_track(clip, 0.0).double().numpy(),
+                                    y[10:30].double().numpy())
+    assert min(scores.values()) < frame_by_frame  # the impostor frame is outvoted
+    assert choose_track_lam(reg, []) == {} and reg.cfg.track_lam == TRACK_DEFAULT > 0
     # Nothing to outvote: every weight gives each frame its own phase.
     scores = choose_track_lam(reg, [(_clip(x, 30, 40, []), torch.arange(10), y[30:40])])
     assert max(scores.values()) < 1e-3

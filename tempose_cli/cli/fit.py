@@ -78,8 +78,8 @@ def fit(
                                 "on frozen features, 0 with --finetune, scratch)."),
     track: bool = typer.Option(None, "--track/--no-track", help="knn: read each clip as a "
                                "track of labelled frames, weighing the pose change between "
-                               "frames (its weight chosen on validation, 0 among the "
-                               "choices); default on with knn."),
+                               "frames (its weight chosen on validation among 0.03, 0.1 "
+                               "and 0.3); default on with knn."),
     finetune: bool = typer.Option(False, "--finetune", help="Train the encoder end to end "
                                   "with the regressor, from the run's weights (Fig. 9)."),
     baseline: str = typer.Option(None, help="Supervised baseline instead: random (frozen "

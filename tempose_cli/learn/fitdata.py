@@ -42,7 +42,7 @@ class FitOptions:
     with_2d: bool = False
     context: int = 0  # features of the frames this far before and after too (0: none)
     # knn: each clip predicted as a track (models.regressor.KNNRegressor.predict_track),
-    # its temporal weight chosen on the validation clips (0 among the choices); False:
+    # its temporal weight chosen on the validation clips (models.regressor.TRACK_LAMS); False:
     # frame by frame, as every fit recorded before this option.
     track: bool = False
     steps: int = 2000
