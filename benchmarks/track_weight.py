@@ -38,23 +38,15 @@ from tempose_cli.pipeline.fit import fit_core  # noqa: E402
 
 
 def fit_at(sessions, ws: Workspace, run: int, opts: FitOptions,  # noqa: ANN001
-           lams: tuple[float, ...]) -> tuple[dict[float, float], float, float]:
-    """-> validation N-MPJPE per weight in ``lams``, the weight kept, test N-MPJPE (mm)."""
-    scores: dict[float, float] = {}
-
-    def log(message: str) -> None:
-        if message.startswith("track weight on validation"):
-            for item in message.split(": ", 1)[1].split(";")[0].split(", "):
-                lam, value = item.split(": ")
-                scores[float(lam)] = float(value)
-
+           lam: float) -> tuple[float, float]:
+    """-> validation and test N-MPJPE (mm) of the fit with its track weight held at ``lam``."""
     saved = regressor.TRACK_LAMS
-    regressor.TRACK_LAMS = lams
+    regressor.TRACK_LAMS = (lam,)
     try:
-        res = fit_core(sessions, ws, run, opts, torch.device("cpu"), log=log)
+        res = fit_core(sessions, ws, run, opts, torch.device("cpu"))
     finally:
         regressor.TRACK_LAMS = saved
-    return scores, res.net.track_lam, res.summary["n_mpjpe"]
+    return res.track_scores[lam], res.summary["n_mpjpe"]
 
 
 RUN_LINE = re.compile(r"run (\d+) of (\S+), seed (\d+):")
@@ -117,21 +109,23 @@ def summarise(text: str, tuned: set[int]) -> str:
 
 
 def main() -> None:
-    if "--summarise" in sys.argv:
-        ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-        ap.add_argument("--summarise", required=True, metavar="OUT.txt")
-        ap.add_argument("--tuned", default="", help="seeds a choice was tuned on, e.g. 21,22")
-        a = ap.parse_args()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--home")
+    ap.add_argument("--run", type=int, help="the training run's id")
+    ap.add_argument("--seed", type=int, help="the split seed (the ablation's)")
+    ap.add_argument("--everies", default="1,5,20")
+    ap.add_argument("--lams", default=",".join(f"{v:g}" for v in regressor.TRACK_LAMS))
+    ap.add_argument("--summarise", metavar="OUT.txt",
+                    help="instead: score the rules over this script's saved outputs")
+    ap.add_argument("--tuned", default="", help="--summarise: seeds a choice was tuned on, "
+                    "e.g. 21,22")
+    a = ap.parse_args()
+    if a.summarise:
         tuned = {int(v) for v in a.tuned.split(",") if v}
         print(summarise(Path(a.summarise).read_text(), tuned))
         return
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--home", required=True)
-    ap.add_argument("--run", type=int, required=True, help="the training run's id")
-    ap.add_argument("--seed", type=int, required=True, help="the split seed (the ablation's)")
-    ap.add_argument("--everies", default="1,5,20")
-    ap.add_argument("--lams", default=",".join(f"{v:g}" for v in regressor.TRACK_LAMS))
-    a = ap.parse_args()
+    if a.home is None or a.run is None or a.seed is None:
+        ap.error("--home, --run and --seed are needed (or --summarise OUT.txt)")
     lams = tuple(float(v) for v in a.lams.split(","))
     ws = Workspace.from_options(a.home)
     sessions = session_factory(open_catalogue(ws.url, upgrade=False))
@@ -139,12 +133,12 @@ def main() -> None:
     for every in (int(v) for v in a.everies.split(",")):
         opts = FitOptions(split="diver", every=every, seed=a.seed, regressor="knn",
                           context=FIT_CONTEXT, track=True)
-        cells = []
-        for lam in lams:
-            val, _, test = fit_at(sessions, ws, a.run, opts, (lam,))
-            cells.append(f"{lam:g}: {val[lam]:.1f} / {test:.1f}")
-        _, kept, test = fit_at(sessions, ws, a.run, opts, lams)
-        print(f"fraction 1/{every}: " + ", ".join(cells) + f"; kept {kept:g}: {test:.1f}")
+        scores = {lam: fit_at(sessions, ws, a.run, opts, lam) for lam in lams}
+        # The fit's own rule over these weights (choose_track_lam: first lowest on val).
+        kept = min(lams, key=lambda lam: scores[lam][0])
+        print(f"fraction 1/{every}: " + ", ".join(
+            f"{lam:g}: {v:.1f} / {t:.1f}" for lam, (v, t) in scores.items())
+            + f"; kept {kept:g}: {scores[kept][1]:.1f}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +140,8 @@ class FitResult:
     pose_config: RunConfig | None
     summary: dict  # test metrics (mm), per joint, per clip
     seconds: float
+    # knn read as a track: validation N-MPJPE (mm) per track weight tried; empty otherwise
+    track_scores: dict[float, float] = field(default_factory=dict)
 
     def config(self) -> dict:
         """What the fit's Run records: enough to audit and to reproduce it."""
@@ -210,6 +212,7 @@ def fit_core(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: 
                           lr=opts.lr, batch=opts.batch, steps=opts.steps, seed=opts.seed)
     generator = torch.Generator().manual_seed(opts.seed)
     t0 = time.perf_counter()
+    scores: dict[float, float] = {}  # the track weights' validation N-MPJPE (knn)
     if opts.mode in ("finetune", "scratch"):
         assert pose_model is not None
         reg = new_regressor(cfg, x, y)
@@ -230,7 +233,7 @@ def fit_core(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: 
     pred, true, clip_ids, _ = side_predictions(model, side["test"], frames["test"])
     net = getattr(reg, "cfg", cfg)  # knn's records its k and bank size
     return FitResult(opts, tr, split, counts, net, reg, optimizer, loop, generator, pose_model,
-                     run_cfg, error_summary(pred, true, clip_ids), seconds)
+                     run_cfg, error_summary(pred, true, clip_ids), seconds, scores)
 
 
 def run_fit(sessions: sessionmaker[Session], ws: Workspace, run_id: int, opts: FitOptions,
