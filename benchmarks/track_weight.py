@@ -121,6 +121,8 @@ def main() -> None:
                     "e.g. 21,22")
     a = ap.parse_args()
     if a.summarise:
+        if not Path(a.summarise).is_file():
+            raise SystemExit(f"error: no such file: {a.summarise}")
         tuned = {int(v) for v in a.tuned.split(",") if v}
         print(summarise(Path(a.summarise).read_text(), tuned))
         return

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.benchmark_module import benchmark_module
@@ -33,3 +37,12 @@ def test_summarise_scores_each_rule_on_the_test_clips() -> None:
                          "validation among all chose 0 in 1")
     with pytest.raises(SystemExit, match="no 'fraction"):
         mod.summarise("nothing here", set())
+
+
+def test_a_missing_output_file_is_a_one_line_error(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "track_weight.py"
+    res = subprocess.run([sys.executable, str(script), "--summarise", str(tmp_path / "no.txt")],
+                         capture_output=True, text=True)
+    assert res.returncode != 0
+    assert res.stderr.strip() == f"error: no such file: {tmp_path / 'no.txt'}"
+
