@@ -4,15 +4,16 @@ Run:  .venv/bin/python benchmarks/gap_by_dive.py --fit NAME:HOME:RUN:SEED --fit 
           [--everies 1,5,20]
 
 Each ``--fit`` is a trained run (its features extracted) and the split seed of its
-ablation. At each label fraction 1/K the script fits the run exactly as ``tempose
-ablation`` does (knn, the ablation's context, the clip read as a track, every choice on
-the validation clips) and prints, per run, over all test frames, then per dive position
-(A straight, B pike, C tuck, D free: the code's last letter) and per test athlete: the
-mean N-MPJPE (mm), the P-MPJPE (mm, rotation removed), and the error of the trunk's
-direction (hip centre to neck): its median in degrees and the share of frames where it
-is over 90 degrees (the body upside down or facing the wrong way). Made to ask whether
-a Table V gap (``ae-stn-dec`` below ``ours`` at fraction 1) lies in some movements,
-athletes or in the body's orientation rather than everywhere. Nothing is written to
+ablation, all of one seed so that they share the test clips. At each label fraction
+1/K the script fits each run exactly as ``tempose ablation`` does (knn, the ablation's
+context, the clip read as a track, every choice on the validation clips) and prints,
+per run, over all test frames, then per dive position (A straight, B pike, C tuck, D
+free: the code's last letter) and per test athlete: the mean N-MPJPE (mm), the P-MPJPE
+(mm, rotation removed), and the error of the trunk's direction (hip centre to neck):
+its median in degrees and the share of frames where it is over 90 degrees (the body
+upside down or facing the wrong way). Made to ask whether a Table V gap
+(``ae-stn-dec`` below ``ours`` at fraction 1) lies in some movements, athletes or in
+the body's orientation rather than everywhere. Nothing is written to
 the catalogue.
 """
 
@@ -102,6 +103,8 @@ def main() -> None:
     ap.add_argument("--everies", default="1,5,20")
     a = ap.parse_args()
     fits = [parse_fit(f) for f in a.fit]
+    if len({seed for *_, seed in fits}) > 1:  # the groups are those of one set's test clips
+        ap.error("every --fit must be of the same seed (the same test clips)")
     for every in (int(v) for v in a.everies.split(",")):
         stats: dict[str, dict] = {}
         for name, home, run, seed in fits:
