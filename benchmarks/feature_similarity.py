@@ -24,7 +24,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.skeleton import pelvis_centred  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.fitdata import clip_sources, labelled_clips, load_features  # noqa: E402
@@ -76,7 +75,7 @@ def main() -> None:
         every = np.concatenate(feats)
         mu, sd = every.mean(0), every.std(0) + 1e-6
         feats = [(f - mu) / sd for f in feats]
-    poses = [pelvis_centred(c.targets()) for c in srcs]
+    poses = [c.targets() for c in srcs]  # pelvis-centred already
     clip, delta, cos, dist = pair_table(feats, poses, max(DELTAS))
     position = np.array([(c.dive or "?")[-1] for c in srcs])[clip.astype(int)]
     how = "as stored" if a.raw else "standardised"

@@ -33,7 +33,11 @@ from models.skeleton import DIVE14, JOINT_INDEX  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.fitdata import FitOptions, clip_sources, labelled_clips  # noqa: E402
-from tempose_cli.pipeline.ablation_names import FIT_CONTEXT  # noqa: E402
+from tempose_cli.pipeline.ablation_names import (  # noqa: E402
+    FIT_CONTEXT,
+    FIT_REGRESSOR,
+    FIT_TRACK,
+)
 from tempose_cli.pipeline.evaluate import MM, FitModel, side_frames, side_predictions  # noqa: E402
 from tempose_cli.pipeline.fit import fit_core  # noqa: E402
 from tempose_cli.pose.biomech import included_angle  # noqa: E402
@@ -78,8 +82,8 @@ def fit_errors(home: str, run: int, seed: int, every: int
     clip's dive position and its athlete, each (N,)."""
     ws = Workspace.from_options(home)
     sessions = session_factory(open_catalogue(ws.url, upgrade=False))
-    opts = FitOptions(split="diver", every=every, seed=seed, regressor="knn",
-                      context=FIT_CONTEXT, track=True)
+    opts = FitOptions(split="diver", every=every, seed=seed, regressor=FIT_REGRESSOR,
+                      context=FIT_CONTEXT, track=FIT_TRACK)  # the ablation's fit
     res = fit_core(sessions, ws, run, opts, torch.device("cpu"))
     with sessions.begin() as s:
         test = set(res.split.test)
