@@ -26,18 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/, then the root
+
+from ablation_fits import ablation_options  # noqa: E402
 
 from models.metrics import n_mpjpe, p_mpjpe  # noqa: E402
 from models.skeleton import DIVE14, JOINT_INDEX  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
-from tempose_cli.learn.fitdata import FitOptions, clip_sources, labelled_clips  # noqa: E402
-from tempose_cli.pipeline.ablation_names import (  # noqa: E402
-    FIT_CONTEXT,
-    FIT_REGRESSOR,
-    FIT_TRACK,
-)
+from tempose_cli.learn.fitdata import clip_sources, labelled_clips  # noqa: E402
 from tempose_cli.pipeline.evaluate import MM, FitModel, side_frames, side_predictions  # noqa: E402
 from tempose_cli.pipeline.fit import fit_core  # noqa: E402
 from tempose_cli.pose.biomech import included_angle  # noqa: E402
@@ -82,8 +79,7 @@ def fit_errors(home: str, run: int, seed: int, every: int
     clip's dive position and its athlete, each (N,)."""
     ws = Workspace.from_options(home)
     sessions = session_factory(open_catalogue(ws.url, upgrade=False))
-    opts = FitOptions(split="diver", every=every, seed=seed, regressor=FIT_REGRESSOR,
-                      context=FIT_CONTEXT, track=FIT_TRACK)  # the ablation's fit
+    opts = ablation_options(seed, every)
     res = fit_core(sessions, ws, run, opts, torch.device("cpu"))
     with sessions.begin() as s:
         test = set(res.split.test)

@@ -16,17 +16,13 @@ Run (from the repository root):
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from ablation_fits import ablation_fits  # noqa: E402
 
 import tempose_cli.pipeline.evaluate as evaluate  # noqa: E402
 import tempose_cli.pipeline.fit as fit  # noqa: E402
-from store.db import open_catalogue, session_factory  # noqa: E402
-from tempose_cli.core.workspace import Workspace  # noqa: E402
-from tempose_cli.learn.fitdata import FitOptions  # noqa: E402
-from tempose_cli.pipeline.ablation_names import FIT_CONTEXT  # noqa: E402
 
 LOAD = fit.load_features
 STATE: dict = {"metric": "std", "seen": None, "white": None}
@@ -50,24 +46,17 @@ def read(*args, **kwargs) -> np.ndarray:
 
 fit.load_features = evaluate.load_features = read
 home, seed, runs, metrics = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(",")
-ws = Workspace.from_options(home)
-sessions = session_factory(open_catalogue(ws.url, upgrade=False))
-device = torch.device("cpu")
-for run in (int(r) for r in runs.split(",")):
-    STATE.update(metric="std", seen=[])  # one plain fit collects every frame in play
-    fit.fit_core(sessions, ws, run, FitOptions(split="diver", every=1, seed=seed, regressor="knn",
-                                               context=FIT_CONTEXT, track=True), device)
-    frames = np.concatenate(STATE["seen"]).astype(np.float64)  # (N, D), no labels
-    STATE["seen"] = None
-    ev, vec = np.linalg.eigh(np.cov((frames - frames.mean(0)).T))
-    top = np.argsort(ev)[::-1][:32]
-    STATE["white"] = (frames.mean(0), vec[:, top] / np.sqrt(ev[top].clip(1e-9)))
-    for every in (1, 5, 20):
-        opts = FitOptions(split="diver", every=every, seed=seed, regressor="knn",
-                          context=FIT_CONTEXT, track=True)
-        cells = []
-        for metric in metrics:
-            STATE["metric"] = metric
-            res = fit.fit_core(sessions, ws, run, opts, device)
-            cells.append(f"{metric}: {res.summary['n_mpjpe']:.1f}")
-        print(f"{home} seed {seed} run {run} 1/{every}: " + ", ".join(cells), flush=True)
+for run, every, fit_run in ablation_fits(home, seed, [int(r) for r in runs.split(",")]):
+    if every == 1:  # a plain fit first collects every frame in play (no labels)
+        STATE.update(metric="std", seen=[])
+        fit_run()
+        frames = np.concatenate(STATE["seen"]).astype(np.float64)  # (N, D)
+        STATE["seen"] = None
+        ev, vec = np.linalg.eigh(np.cov((frames - frames.mean(0)).T))
+        top = np.argsort(ev)[::-1][:32]
+        STATE["white"] = (frames.mean(0), vec[:, top] / np.sqrt(ev[top].clip(1e-9)))
+    cells = []
+    for metric in metrics:
+        STATE["metric"] = metric
+        cells.append(f"{metric}: {fit_run().summary['n_mpjpe']:.1f}")
+    print(f"{home} seed {seed} run {run} 1/{every}: " + ", ".join(cells), flush=True)

@@ -11,19 +11,15 @@ Run (from the repository root):
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from ablation_fits import ablation_fits  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 import models.regressor as regressor  # noqa: E402
 from models.skeleton import JOINT_INDEX  # noqa: E402
-from store.db import open_catalogue, session_factory  # noqa: E402
-from tempose_cli.core.workspace import Workspace  # noqa: E402
-from tempose_cli.learn.fitdata import FitOptions  # noqa: E402
-from tempose_cli.pipeline.ablation_names import FIT_CONTEXT  # noqa: E402
-from tempose_cli.pipeline.fit import fit_core  # noqa: E402
 
 NECK = JOINT_INDEX["neck"]
 TURN = {"w": 0.0, "deg": 90.0}
@@ -60,16 +56,11 @@ def predict_track(self: regressor.KNNRegressor, x: Tensor, lam: float | None = N
 regressor.KNNRegressor.predict_track = predict_track
 home, seed, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 settings = [tuple(float(u) for u in v.split("@")) for v in sys.argv[4].split(",")]
-ws = Workspace.from_options(home)
-sessions = session_factory(open_catalogue(ws.url, upgrade=False))
-for run in (int(r) for r in runs.split(",")):
-    for every in (1, 5, 20):
-        opts = FitOptions(split="diver", every=every, seed=seed, regressor="knn",
-                          context=FIT_CONTEXT, track=True)
-        cells = []
-        for w, deg in settings:
-            TURN["w"], TURN["deg"] = w, deg
-            res = fit_core(sessions, ws, run, opts, torch.device("cpu"))
-            cells.append(f"w{w:g}@{deg:g}: {res.summary['n_mpjpe']:.1f}/"
-                         f"{res.summary['p_mpjpe']:.1f} (lam {res.net.track_lam:g})")
-        print(f"{home} seed {seed} run {run} 1/{every}: " + ", ".join(cells), flush=True)
+for run, every, fit in ablation_fits(home, seed, [int(r) for r in runs.split(",")]):
+    cells = []
+    for w, deg in settings:
+        TURN["w"], TURN["deg"] = w, deg
+        res = fit()
+        cells.append(f"w{w:g}@{deg:g}: {res.summary['n_mpjpe']:.1f}/"
+                     f"{res.summary['p_mpjpe']:.1f} (lam {res.net.track_lam:g})")
+    print(f"{home} seed {seed} run {run} 1/{every}: " + ", ".join(cells), flush=True)

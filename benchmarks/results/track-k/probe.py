@@ -12,29 +12,19 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
 
-import torch  # noqa: E402
+from ablation_fits import ablation_fits  # noqa: E402
 
 import models.regressor as regressor  # noqa: E402
-from store.db import open_catalogue, session_factory  # noqa: E402
-from tempose_cli.core.workspace import Workspace  # noqa: E402
-from tempose_cli.learn.fitdata import FitOptions  # noqa: E402
-from tempose_cli.pipeline.ablation_names import FIT_CONTEXT  # noqa: E402
-from tempose_cli.pipeline.fit import fit_core  # noqa: E402
 
 home, seed, runs, ks = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ws = Workspace.from_options(home)
-sessions = session_factory(open_catalogue(ws.url, upgrade=False))
-for run in (int(r) for r in runs.split(",")):
-    for every in (1, 5, 20):
-        opts = FitOptions(split="diver", every=every, seed=seed, regressor="knn",
-                          context=FIT_CONTEXT, track=True)
-        cells = []
-        for k in (int(v) for v in ks.split(",")):
-            regressor.TRACK_K = k
-            t0 = time.time()
-            res = fit_core(sessions, ws, run, opts, torch.device("cpu"))
-            cells.append(f"K{k}: {res.summary['n_mpjpe']:.1f} "
-                         f"(lam {res.net.track_lam:g}, {time.time() - t0:.0f}s)")
-        print(f"{home} seed {seed} run {run} 1/{every}: " + ", ".join(cells), flush=True)
+for run, every, fit in ablation_fits(home, seed, [int(r) for r in runs.split(",")]):
+    cells = []
+    for k in (int(v) for v in ks.split(",")):
+        regressor.TRACK_K = k
+        t0 = time.time()
+        res = fit()
+        cells.append(f"K{k}: {res.summary['n_mpjpe']:.1f} "
+                     f"(lam {res.net.track_lam:g}, {time.time() - t0:.0f}s)")
+    print(f"{home} seed {seed} run {run} 1/{every}: " + ", ".join(cells), flush=True)
