@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -17,16 +18,17 @@ import torch  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
 from tempose_cli.learn.fitdata import FitOptions  # noqa: E402
-from tempose_cli.pipeline.ablation_names import FIT_CONTEXT, FIT_REGRESSOR, FIT_TRACK  # noqa: E402
+from tempose_cli.pipeline.ablation import fit_options, make_request  # noqa: E402
 from tempose_cli.pipeline.fit import FitResult, fit_core  # noqa: E402
 
 EVERIES = (1, 5, 20)  # label fractions 1 / 0.2 / 0.05
 
 
 def ablation_options(seed: int, every: int, **changes) -> FitOptions:
-    """The ablation's fit of a frozen run's features (``changes``: e.g. feature="z_tv")."""
-    return FitOptions(split="diver", every=every, seed=seed, regressor=FIT_REGRESSOR,
-                      context=FIT_CONTEXT, track=FIT_TRACK, **changes)
+    """``tempose ablation``'s own fit of a variant row on the diver split (its defaults,
+    ``pipeline.ablation.fit_options``), with ``changes`` (e.g. feature="z_tv")."""
+    req = make_request(["ours"], ["mean"], [1.0], "diver", None, seed)
+    return replace(fit_options(req, every, "frozen"), **changes)
 
 
 def ablation_fits(home: str, seed: int, runs: list[int], everies: tuple[int, ...] = EVERIES,
