@@ -72,6 +72,10 @@ class ModelConfig:
     # as the refinement does). Not in the paper: z_ti, constant within a clip and pushed
     # apart between clips, can be met by the crop's background alone.
     ti_input: str = "crop"
+    # The same for the z_tv head. Not in the paper: DSL rewards any cue that changes with
+    # time, and the crop's background (board, wall, water) changes with the dive's phase,
+    # so z_tv may carry the phase rather than the body; "athlete" leaves it only the body.
+    tv_input: str = "crop"
     # What the z_ti head reads of the small encoder's flattened map: the same as z_tv
     # ("same"), or the map averaged over its 4x4 positions ("avg", as the paper's pooled
     # ResNet gives it): appearance should not depend on where a limb is in the crop.
@@ -92,6 +96,7 @@ class ModelConfig:
                               ("encoder_pool", ("flatten", "avg")),
                               ("perceptual_region", ("crop", "frame")),
                               ("ti_input", ("crop", "athlete")),
+                              ("tv_input", ("crop", "athlete")),
                               ("ti_pool", ("same", "avg"))))
 
     @classmethod
@@ -310,6 +315,7 @@ class RunConfig:
         model = dict(d["model"])
         model.setdefault("box_refine_steps", 0)  # runs from before the refinement: as trained
         model.setdefault("ti_input", "crop")
+        model.setdefault("tv_input", "crop")
         model.setdefault("ti_pool", "same")
         model.setdefault("fg_noise_k", 0.0)  # runs from before the noise model: as trained
         model.setdefault("box_refine_blob", False)  # runs from before the blob: as trained

@@ -329,22 +329,25 @@ class TemporalPoseModel(nn.Module):
 
     def latents(self, crops: Tensor, box: Tensor, background: Tensor | None = None,
                 noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(B, 3, c, c) crops at ``box`` -> z_tv (B, Dtv), z_ti (B, Dti); z_ti from the
-        athlete's pixels only with ``ti_input athlete`` and the clips' background."""
-        if self.cfg.ti_input == "athlete" and background is not None:
-            z_tv, _ = self.encoder(crops, part="tv")
-            crop_noise = None if noise is None else self.crops(noise, box)
-            _, z_ti = self.encoder(
-                self.athlete_only(crops, self.crops(background, box), crop_noise), part="ti")
-            return z_tv, z_ti
-        return self.encoder(crops)
+        """(B, 3, c, c) crops at ``box`` -> z_tv (B, Dtv), z_ti (B, Dti); each head from the
+        athlete's pixels only with its ``*_input athlete`` and the clips' background."""
+        athlete = {p for p in ("tv", "ti") if getattr(self.cfg, f"{p}_input") == "athlete"}
+        if not athlete or background is None:
+            return self.encoder(crops)
+        crop_noise = None if noise is None else self.crops(noise, box)
+        only = self.athlete_only(crops, self.crops(background, box), crop_noise)
+        z_tv, _ = self.encoder(only if "tv" in athlete else crops, part="tv")
+        _, z_ti = self.encoder(only if "ti" in athlete else crops, part="ti")
+        return z_tv, z_ti
 
-    def athlete_only(self, crops: Tensor, crop_bg: Tensor,
-                     crop_noise: Tensor | None = None) -> Tensor:
-        """(B, 3, c, c) crops with the pixels like the background set to grey."""
+    def athlete_only(self, crops: Tensor, crop_bg: Tensor, crop_noise: Tensor | None = None,
+                     pixels: Tensor | None = None) -> Tensor:
+        """(B, 3, c, c) crops with the pixels like the background set to grey; ``pixels``
+        (e.g. the colour-jittered crops): what to keep where the athlete is (default the
+        crops themselves)."""
         threshold = self.fg_threshold(self.cfg.box_refine_threshold, crop_noise)
         fg = foreground_map(crops, crop_bg, threshold)  # (B, 1, c, c)
-        return fg * crops + (1 - fg) * 0.5
+        return fg * (crops if pixels is None else pixels) + (1 - fg) * 0.5
 
     def features(self, z_tv: Tensor, z_ti: Tensor) -> Tensor:
         """What the pose regressor sees: z_tv with the split, the whole latent without."""
@@ -393,12 +396,14 @@ class TemporalPoseModel(nn.Module):
         else:
             enc_box = box if tc.encoder_box_grad else box.detach()  # see TrainConfig
         crops = self.crops(b.frames, enc_box)  # (N, 3, c, c)
-        tv_in = channel_shuffle(colour_jitter(crops, tc.jitter, generator), tc.channel_shuffle,
-                                generator)
-        z_tv, _ = self.encoder(tv_in, part="tv")
         crop_bg = self.crops(b.background, enc_box.detach())  # (N, 3, c, c)
         crop_noise = None if b.bg_noise is None else self.crops(b.bg_noise, enc_box.detach())
         crop_thr = self.fg_threshold(tc.fg_threshold, crop_noise)  # (N, 1, c, c) or a number
+        tv_in = channel_shuffle(colour_jitter(crops, tc.jitter, generator), tc.channel_shuffle,
+                                generator)
+        if self.cfg.tv_input == "athlete":  # the grey stays grey: as at inference
+            tv_in = self.athlete_only(crops, crop_bg, crop_noise, pixels=tv_in)
+        z_tv, _ = self.encoder(tv_in, part="tv")
         ti_in = (self.athlete_only(crops, crop_bg, crop_noise) if self.cfg.ti_input == "athlete"
                  else crops)
         _, z_ti = self.encoder(ti_in, part="ti")

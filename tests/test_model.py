@@ -14,6 +14,7 @@ from models.model import (
     channel_shuffle,
     colour_jitter,
     foreground_extent_box,
+    foreground_map,
 )
 from models.networks import Decoder
 from models.perceptual import ReconstructionLoss
@@ -304,11 +305,17 @@ def test_the_box_is_refined_onto_the_athlete_when_the_background_is_known() -> N
     assert torch.allclose(whole.boxes(frames, bg), whole.boxes(frames))
 
 
-def test_ti_input_athlete_hides_the_background_from_z_ti() -> None:
+def _one_athlete_over_two_backgrounds() -> tuple[torch.Tensor, torch.Tensor]:
+    """(2, 3, 48, 48) frames of the same athlete over two clips' backgrounds, and those."""
     torch.manual_seed(0)
-    bgs = 0.3 + 0.4 * torch.rand(2, 3, 48, 48)  # two clips' backgrounds, the same athlete
+    bgs = 0.3 + 0.4 * torch.rand(2, 3, 48, 48)
     frames = bgs.clone()
     frames[:, :, 10:30, 20:28] = torch.tensor([0.95, 0.05, 0.05])[:, None, None]
+    return frames, bgs
+
+
+def test_ti_input_athlete_hides_the_background_from_z_ti() -> None:
+    frames, bgs = _one_athlete_over_two_backgrounds()
     model = TemporalPoseModel(replace(TINY, ti_input="athlete"), get_variant("dsl")).eval()
     box = model.boxes(frames, bgs)
     crops, crop_bg = model.crops(frames, box), model.crops(bgs, box)
@@ -323,6 +330,50 @@ def test_ti_input_athlete_hides_the_background_from_z_ti() -> None:
     from tempose_cli.learn.finetune import EndToEnd
     net = EndToEnd(model, torch.nn.Identity()).eval()
     assert torch.allclose(net(frames, background=bgs), model.features(z_tv, z_ti), atol=1e-6)
+
+
+def test_tv_input_athlete_hides_the_background_from_z_tv() -> None:
+    frames, bgs = _one_athlete_over_two_backgrounds()
+    model = TemporalPoseModel(replace(TINY, tv_input="athlete"), get_variant("ours")).eval()
+    box, z_tv, z_ti = model.encode(frames, bgs)
+    crops, crop_bg = model.crops(frames, box), model.crops(bgs, box)
+    seen = model.athlete_only(crops, crop_bg)
+    assert torch.allclose(z_tv, model.encoder(seen, part="tv")[0])
+    assert torch.allclose(z_ti, model.encoder(crops, part="ti")[1])  # ti_input stays "crop"
+    plain = TemporalPoseModel(TINY, get_variant("ours")).eval()
+    plain.load_state_dict(model.state_dict())
+    _, z_tv_plain, _ = plain.encode(frames, bgs)
+    # The two backgrounds move the plain z_tv; the athlete-only one barely.
+    assert (z_tv[0] - z_tv[1]).norm() < 0.5 * (z_tv_plain[0] - z_tv_plain[1]).norm()
+
+
+def test_tv_input_athlete_trains_z_tv_on_the_jittered_athlete_over_grey() -> None:
+    model = TemporalPoseModel(replace(TINY, tv_input="athlete"), get_variant("ours"))
+    seen: dict = {}
+    encode = model.encoder.forward
+
+    def spy_encoder(x, part="both"):  # noqa: ANN001, ANN202
+        seen[part] = x
+        return encode(x, part=part)
+
+    model.encoder.forward = spy_encoder
+    b = _batch("contrastive")
+    b.frames = b.background.clone()
+    b.frames[:, :, 20:50, 30:40] = torch.tensor([0.95, 0.05, 0.05])[:, None, None]
+    total, _, vis = model.losses(b, 2, TrainConfig(jitter=0.3), ReconstructionLoss(),
+                                 torch.Generator().manual_seed(0))
+    assert torch.isfinite(total)
+    crop_bg = model.crops(b.background, vis["box"])
+    fg = foreground_map(vis["crops"], crop_bg, TINY.box_refine_threshold)  # (N, 1, c, c)
+    tv = seen["tv"]
+    assert torch.all((tv - 0.5).abs()[(fg < 1e-6).expand_as(tv)] < 1e-6)  # grey, unjittered
+    athlete = (fg > 0.999).expand_as(tv)
+    assert athlete.any()
+    assert not torch.allclose(tv[athlete], vis["crops"][athlete])  # the jittered colours
+    from models.config import RunConfig
+    d = RunConfig().to_dict()
+    del d["model"]["tv_input"]  # runs from before the option: the crop, as trained
+    assert RunConfig.from_dict(d).model.tv_input == "crop"
 
 
 def test_runs_from_before_the_refinement_are_rebuilt_as_trained() -> None:
