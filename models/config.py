@@ -72,9 +72,16 @@ class ModelConfig:
     # as the refinement does). Not in the paper: z_ti, constant within a clip and pushed
     # apart between clips, can be met by the crop's background alone.
     ti_input: str = "crop"
-    # The same for the z_tv head. Not in the paper: DSL rewards any cue that changes with
-    # time, and the crop's background (board, wall, water) changes with the dive's phase,
-    # so z_tv may carry the phase rather than the body; "athlete" leaves it only the body.
+    # The same for the z_tv head (pixels like the background grey after the colour
+    # jitter). Not in the paper: DSL rewards any cue that changes with time, and the
+    # crop's background changes with the dive's phase; a ridge probe read the phase off
+    # `ours`' crop-input feature (R^2 0.48-0.51; `ae-stn-dec`, no DSL: 0.27-0.44). With
+    # "athlete", two trainings on each of seeds 26 and 27: N-MPJPE -20.0 / -26.5 / -15.8
+    # and -35.8 / -25.2 / -35.4 mm at label fractions 1 / 0.2 / 0.05, lower in all 12
+    # pairs. Not the default: a frozen random encoder gains more (117-145 mm at 1), so
+    # `ours` / `random` at 0.05 misses 0.80 on seeds 27 and 28, and the demo's 201C
+    # counted 0.11 and 1.11 forward in its two trainings (RESULTS.md, "z_tv from the
+    # athlete's pixels").
     tv_input: str = "crop"
     # What the z_ti head reads of the small encoder's flattened map: the same as z_tv
     # ("same"), or the map averaged over its 4x4 positions ("avg", as the paper's pooled

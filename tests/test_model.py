@@ -316,7 +316,8 @@ def _one_athlete_over_two_backgrounds() -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_ti_input_athlete_hides_the_background_from_z_ti() -> None:
     frames, bgs = _one_athlete_over_two_backgrounds()
-    model = TemporalPoseModel(replace(TINY, ti_input="athlete"), get_variant("dsl")).eval()
+    model = TemporalPoseModel(replace(TINY, ti_input="athlete", tv_input="crop"),
+                              get_variant("dsl")).eval()
     box = model.boxes(frames, bgs)
     crops, crop_bg = model.crops(frames, box), model.crops(bgs, box)
     seen = model.athlete_only(crops, crop_bg)
@@ -340,7 +341,7 @@ def test_tv_input_athlete_hides_the_background_from_z_tv() -> None:
     seen = model.athlete_only(crops, crop_bg)
     assert torch.allclose(z_tv, model.encoder(seen, part="tv")[0])
     assert torch.allclose(z_ti, model.encoder(crops, part="ti")[1])  # ti_input stays "crop"
-    plain = TemporalPoseModel(TINY, get_variant("ours")).eval()
+    plain = TemporalPoseModel(replace(TINY, tv_input="crop"), get_variant("ours")).eval()
     plain.load_state_dict(model.state_dict())
     _, z_tv_plain, _ = plain.encode(frames, bgs)
     # The two backgrounds move the plain z_tv; the athlete-only one barely.
