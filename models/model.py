@@ -331,23 +331,38 @@ class TemporalPoseModel(nn.Module):
                 noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(B, 3, c, c) crops at ``box`` -> z_tv (B, Dtv), z_ti (B, Dti); each head from the
         athlete's pixels only with its ``*_input athlete`` and the clips' background."""
-        athlete = {p for p in ("tv", "ti") if getattr(self.cfg, f"{p}_input") == "athlete"}
-        if not athlete or background is None:
+        if background is None or "athlete" not in (self.cfg.tv_input, self.cfg.ti_input):
             return self.encoder(crops)
         crop_noise = None if noise is None else self.crops(noise, box)
-        only = self.athlete_only(crops, self.crops(background, box), crop_noise)
-        z_tv, _ = self.encoder(only if "tv" in athlete else crops, part="tv")
-        _, z_ti = self.encoder(only if "ti" in athlete else crops, part="ti")
+        tv_in, ti_in = self.head_inputs(crops, self.crops(background, box), crop_noise)
+        z_tv, _ = self.encoder(tv_in, part="tv")
+        _, z_ti = self.encoder(ti_in, part="ti")
         return z_tv, z_ti
 
-    def athlete_only(self, crops: Tensor, crop_bg: Tensor, crop_noise: Tensor | None = None,
-                     pixels: Tensor | None = None) -> Tensor:
-        """(B, 3, c, c) crops with the pixels like the background set to grey; ``pixels``
-        (e.g. the colour-jittered crops): what to keep where the athlete is (default the
-        crops themselves)."""
-        threshold = self.fg_threshold(self.cfg.box_refine_threshold, crop_noise)
-        fg = foreground_map(crops, crop_bg, threshold)  # (B, 1, c, c)
-        return fg * (crops if pixels is None else pixels) + (1 - fg) * 0.5
+    def head_inputs(self, crops: Tensor, crop_bg: Tensor, crop_noise: Tensor | None = None,
+                    tv_pixels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """What the z_tv and z_ti heads see (ModelConfig.tv_input / ti_input): the crops,
+        or the athlete over grey; ``tv_pixels`` (the colour-jittered crops in training):
+        the z_tv head's pixels (default the crops)."""
+        tv_pixels = crops if tv_pixels is None else tv_pixels
+        if "athlete" not in (self.cfg.tv_input, self.cfg.ti_input):
+            return tv_pixels, crops
+        fg = self.athlete_mask(crops, crop_bg, crop_noise)  # (B, 1, c, c), once for both
+        tv_in = fg * tv_pixels + (1 - fg) * 0.5 if self.cfg.tv_input == "athlete" else tv_pixels
+        ti_in = fg * crops + (1 - fg) * 0.5 if self.cfg.ti_input == "athlete" else crops
+        return tv_in, ti_in
+
+    def athlete_mask(self, crops: Tensor, crop_bg: Tensor,
+                     crop_noise: Tensor | None = None) -> Tensor:
+        """(B, 1, c, c): 1 where a crop's pixel is unlike the background (the athlete)."""
+        return foreground_map(crops, crop_bg,
+                              self.fg_threshold(self.cfg.box_refine_threshold, crop_noise))
+
+    def athlete_only(self, crops: Tensor, crop_bg: Tensor,
+                     crop_noise: Tensor | None = None) -> Tensor:
+        """(B, 3, c, c) crops with the pixels like the background set to grey."""
+        fg = self.athlete_mask(crops, crop_bg, crop_noise)  # (B, 1, c, c)
+        return fg * crops + (1 - fg) * 0.5
 
     def features(self, z_tv: Tensor, z_ti: Tensor) -> Tensor:
         """What the pose regressor sees: z_tv with the split, the whole latent without."""
@@ -399,13 +414,11 @@ class TemporalPoseModel(nn.Module):
         crop_bg = self.crops(b.background, enc_box.detach())  # (N, 3, c, c)
         crop_noise = None if b.bg_noise is None else self.crops(b.bg_noise, enc_box.detach())
         crop_thr = self.fg_threshold(tc.fg_threshold, crop_noise)  # (N, 1, c, c) or a number
-        tv_in = channel_shuffle(colour_jitter(crops, tc.jitter, generator), tc.channel_shuffle,
-                                generator)
-        if self.cfg.tv_input == "athlete":  # the grey stays grey: as at inference
-            tv_in = self.athlete_only(crops, crop_bg, crop_noise, pixels=tv_in)
+        jittered = channel_shuffle(colour_jitter(crops, tc.jitter, generator),
+                                   tc.channel_shuffle, generator)
+        # The grey stays grey (jitter first, then the mask): as at inference.
+        tv_in, ti_in = self.head_inputs(crops, crop_bg, crop_noise, tv_pixels=jittered)
         z_tv, _ = self.encoder(tv_in, part="tv")
-        ti_in = (self.athlete_only(crops, crop_bg, crop_noise) if self.cfg.ti_input == "athlete"
-                 else crops)
         _, z_ti = self.encoder(ti_in, part="ti")
         if v.split:  # z_ti of another frame of the same clip
             if tc.ti_swap == "others":

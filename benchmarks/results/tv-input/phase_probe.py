@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
 import numpy as np  # noqa: E402
 from ablation_fits import ablation_options  # noqa: E402
 
+from models.ridge import ridge_fit  # noqa: E402
 from models.skeleton import JOINT_INDEX  # noqa: E402
 from store.db import open_catalogue, session_factory  # noqa: E402
 from tempose_cli.core.workspace import Workspace  # noqa: E402
@@ -47,17 +48,6 @@ def side_rows(srcs, run_id, run_dir, key):
     return np.concatenate(xs).astype(np.float64), np.concatenate(ys)
 
 
-def ridge(x, y, lam):
-    x1 = np.concatenate([x, np.ones((len(x), 1))], 1)
-    reg = lam * np.eye(x1.shape[1])
-    reg[-1, -1] = 0
-    return np.linalg.solve(x1.T @ x1 + reg, x1.T @ y)
-
-
-def predict(w, x):
-    return np.concatenate([x, np.ones((len(x), 1))], 1) @ w
-
-
 def scores(y, p):
     r2 = [1 - ((y[:, i] - p[:, i]) ** 2).sum() / ((y[:, i] - y[:, i].mean()) ** 2).sum()
           for i in (0, 1)]
@@ -75,16 +65,17 @@ with sessions.begin() as s:
     rows = labelled_clips(s, opts.sport)
     split = split_for(rows, opts)
     srcs = {c.clip_id: c for c in clip_sources(s, ws, rows)}
-    trs = {r: (get_train_run(s, r).variant, ws.abs(get_train_run(s, r).directory)) for r in runs}
+    trs = {}
+    for r in runs:
+        t = get_train_run(s, r)
+        trs[r] = (t.variant, ws.abs(t.directory))
 for r in runs:
     variant, d = trs[r]
     x, y = side_rows([srcs[i] for i in split.train], r, d, key)
     xv, yv = side_rows([srcs[i] for i in split.val], r, d, key)
     xt, yt = side_rows([srcs[i] for i in split.test], r, d, key)
-    mu, sd = x.mean(0), x.std(0) + 1e-6
-    x, xv, xt = (x - mu) / sd, (xv - mu) / sd, (xt - mu) / sd
-    # The weight of each target group on validation: the angle error for the trunk.
-    best = min(LAMS, key=lambda lam: scores(yv, predict(ridge(x, y, lam), xv))[2])
-    ph, cy, ang, off = scores(yt, predict(ridge(x, y, best), xt))
+    # The weight on validation, by the trunk's angle error (fitted on training only).
+    best = min(LAMS, key=lambda lam: scores(yv, ridge_fit(x, y, lam).predict(xv))[2])
+    ph, cy, ang, off = scores(yt, ridge_fit(x, y, best).predict(xt))
     print(f"{home} run {r} {variant} {key}: phase R2 {ph:.2f}, box-height R2 {cy:.2f}, "
           f"trunk {ang:.1f} deg, >90: {100 * off:.1f}% (lam {best:g})", flush=True)
