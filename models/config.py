@@ -266,6 +266,13 @@ class TrainConfig:
     # channel_shuffle), so hue, which the jitter keeps, reaches the decoder only through
     # z_ti. 0: off.
     channel_shuffle: float = 0.0
+    # Probability that a z_tv input's background (its pixels like the clip's background)
+    # is replaced by another crop's of the batch, in training only (models/model.py
+    # background_swap). Not in the paper: DSL rewards any cue that changes with time,
+    # and the crop's background changes with the dive's phase; with the background of a
+    # random other frame it carries no time, and inference still sees the crop as is.
+    # 0: off.
+    tv_bg_swap: float = 0.0
     perceptual_seed: int = 0
     image_every: int = 250
     # Ridge probe z_tv -> 3D pose on held-out athletes every this many steps, when the
@@ -285,6 +292,8 @@ class TrainConfig:
             raise ValueError(f"dsl_power {self.dsl_power}: > 0 (1: the paper's line)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay {self.ema_decay}: 0 (off) or in (0, 1)")
+        if not 0.0 <= self.tv_bg_swap <= 1.0:
+            raise ValueError(f"tv_bg_swap {self.tv_bg_swap}: a probability in [0, 1]")
 
     @property
     def gravity_stage(self) -> bool:

@@ -79,6 +79,22 @@ def channel_shuffle(x: Tensor, p: float, generator: torch.Generator | None) -> T
     return x.gather(1, idx)
 
 
+def background_swap(crops: Tensor, crop_bg: Tensor, fg: Tensor, p: float,
+                    generator: torch.Generator | None) -> Tensor:
+    """(B, 3, c, c) crops whose pixels off the athlete (``fg`` 0) are, with probability
+    ``p`` per crop, another crop's of the batch, that crop's athlete replaced by its
+    background. The other crop is drawn per crop, so within a clip the background no
+    longer changes with time (TrainConfig.tv_bg_swap)."""
+    if p <= 0:
+        return crops
+    B = crops.shape[0]
+    perm = torch.randperm(B, generator=generator, device="cpu").to(crops.device)
+    use = (torch.rand(B, generator=generator, device="cpu") < p).to(crops.device)
+    other = fg[perm] * crop_bg[perm] + (1 - fg[perm]) * crops[perm]  # (B, 3, c, c) no athlete
+    swapped = fg * crops + (1 - fg) * other  # (B, 3, c, c)
+    return torch.where(use[:, None, None, None], swapped, crops)
+
+
 def foreground_map(frames: Tensor, background: Tensor, threshold: float | Tensor) -> Tensor:
     """(N, 1, H, W) 1 where any channel differs from the background by more than threshold
     (a number, or a per-pixel (N, 1, H, W) map: TemporalPoseModel.fg_threshold)."""
@@ -340,14 +356,16 @@ class TemporalPoseModel(nn.Module):
         return z_tv, z_ti
 
     def head_inputs(self, crops: Tensor, crop_bg: Tensor, crop_noise: Tensor | None = None,
-                    tv_pixels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                    tv_pixels: Tensor | None = None,
+                    fg: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """What the z_tv and z_ti heads see (ModelConfig.tv_input / ti_input): the crops,
         or the athlete over grey; ``tv_pixels`` (the colour-jittered crops in training):
-        the z_tv head's pixels (default the crops)."""
+        the z_tv head's pixels (default the crops); ``fg``: the athlete mask if known."""
         tv_pixels = crops if tv_pixels is None else tv_pixels
         if "athlete" not in (self.cfg.tv_input, self.cfg.ti_input):
             return tv_pixels, crops
-        fg = self.athlete_mask(crops, crop_bg, crop_noise)  # (B, 1, c, c), once for both
+        if fg is None:  # (B, 1, c, c), once for both
+            fg = self.athlete_mask(crops, crop_bg, crop_noise)
         tv_in = fg * tv_pixels + (1 - fg) * 0.5 if self.cfg.tv_input == "athlete" else tv_pixels
         ti_in = fg * crops + (1 - fg) * 0.5 if self.cfg.ti_input == "athlete" else crops
         return tv_in, ti_in
@@ -414,10 +432,13 @@ class TemporalPoseModel(nn.Module):
         crop_bg = self.crops(b.background, enc_box.detach())  # (N, 3, c, c)
         crop_noise = None if b.bg_noise is None else self.crops(b.bg_noise, enc_box.detach())
         crop_thr = self.fg_threshold(tc.fg_threshold, crop_noise)  # (N, 1, c, c) or a number
-        jittered = channel_shuffle(colour_jitter(crops, tc.jitter, generator),
+        fg = self.athlete_mask(crops, crop_bg, crop_noise) if tc.tv_bg_swap > 0 else None
+        tv_pixels = crops if fg is None else background_swap(crops, crop_bg, fg, tc.tv_bg_swap,
+                                                              generator)
+        jittered = channel_shuffle(colour_jitter(tv_pixels, tc.jitter, generator),
                                    tc.channel_shuffle, generator)
         # The grey stays grey (jitter first, then the mask): as at inference.
-        tv_in, ti_in = self.head_inputs(crops, crop_bg, crop_noise, tv_pixels=jittered)
+        tv_in, ti_in = self.head_inputs(crops, crop_bg, crop_noise, tv_pixels=jittered, fg=fg)
         z_tv, _ = self.encoder(tv_in, part="tv")
         _, z_ti = self.encoder(ti_in, part="ti")
         if v.split:  # z_ti of another frame of the same clip

@@ -10,6 +10,7 @@ from models.config import ModelConfig, TrainConfig
 from models.model import (
     Batch,
     TemporalPoseModel,
+    background_swap,
     blob_under,
     channel_shuffle,
     colour_jitter,
@@ -348,8 +349,8 @@ def test_tv_input_athlete_hides_the_background_from_z_tv() -> None:
     assert (z_tv[0] - z_tv[1]).norm() < 0.5 * (z_tv_plain[0] - z_tv_plain[1]).norm()
 
 
-def test_tv_input_athlete_trains_z_tv_on_the_jittered_athlete_over_grey() -> None:
-    model = TemporalPoseModel(replace(TINY, tv_input="athlete"), get_variant("ours"))
+def _spy_on_encoder(model: TemporalPoseModel) -> dict:
+    """{head part: the pixels the encoder last saw for it}, filled as the model trains."""
     seen: dict = {}
     encode = model.encoder.forward
 
@@ -358,9 +359,19 @@ def test_tv_input_athlete_trains_z_tv_on_the_jittered_athlete_over_grey() -> Non
         return encode(x, part=part)
 
     model.encoder.forward = spy_encoder
+    return seen
+
+
+def _batch_with_a_red_athlete() -> Batch:
     b = _batch("contrastive")
     b.frames = b.background.clone()
     b.frames[:, :, 20:50, 30:40] = torch.tensor([0.95, 0.05, 0.05])[:, None, None]
+    return b
+
+
+def test_tv_input_athlete_trains_z_tv_on_the_jittered_athlete_over_grey() -> None:
+    model = TemporalPoseModel(replace(TINY, tv_input="athlete"), get_variant("ours"))
+    seen, b = _spy_on_encoder(model), _batch_with_a_red_athlete()
     total, _, vis = model.losses(b, 2, TrainConfig(jitter=0.3), ReconstructionLoss(),
                                  torch.Generator().manual_seed(0))
     assert torch.isfinite(total)
@@ -375,6 +386,52 @@ def test_tv_input_athlete_trains_z_tv_on_the_jittered_athlete_over_grey() -> Non
     d = RunConfig().to_dict()
     del d["model"]["tv_input"]  # runs from before the option: the crop, as trained
     assert RunConfig.from_dict(d).model.tv_input == "crop"
+
+
+def test_background_swap_keeps_the_athlete_and_takes_another_crops_background() -> None:
+    B, c = 8, 16
+    colours = torch.linspace(0.1, 0.6, B)  # crop i's background: grey colours[i]
+    crop_bg = colours[:, None, None, None].expand(B, 3, c, c).clone()
+    crops = crop_bg + 0.01 * torch.rand(B, 3, c, c, generator=torch.Generator().manual_seed(0))
+    fg = torch.zeros(B, 1, c, c)
+    for i in range(B):  # each athlete (red) at its own place
+        fg[i, :, i:i + 6, 5:9] = 1
+        crops[i, :, i:i + 6, 5:9] = torch.tensor([0.95, 0.05, 0.05])[:, None, None]
+    assert background_swap(crops, crop_bg, fg, 0.0, torch.Generator()) is crops
+    out = background_swap(crops, crop_bg, fg, 1.0, torch.Generator().manual_seed(3))
+    athlete = (fg > 0).expand_as(crops)
+    assert torch.equal(out[athlete], crops[athlete])
+    moved = 0
+    for i in range(B):
+        off = out[i][~athlete[i]]
+        # One other crop's background, its noise kept, and none of its athlete's red.
+        j = int((colours - off.mean()).abs().argmin())
+        assert (off - colours[j]).abs().max() < 0.011
+        moved += j != i
+    assert moved >= B // 2
+    # Same generator state, same draw: training stays reproducible from its seed.
+    again = background_swap(crops, crop_bg, fg, 1.0, torch.Generator().manual_seed(3))
+    assert torch.equal(out, again)
+
+
+def test_tv_bg_swap_trains_z_tv_on_the_athlete_over_other_backgrounds() -> None:
+    model = TemporalPoseModel(TINY, get_variant("ours"))
+    seen, b = _spy_on_encoder(model), _batch_with_a_red_athlete()
+    rec = ReconstructionLoss()
+    model.losses(b, 2, TrainConfig(jitter=0.0), rec, torch.Generator().manual_seed(0))
+    assert torch.equal(seen["tv"], seen["ti"])  # off: both heads see the crops
+    total, _, vis = model.losses(b, 2, TrainConfig(jitter=0.0, tv_bg_swap=1.0), rec,
+                                 torch.Generator().manual_seed(0))
+    assert torch.isfinite(total)
+    crops = vis["crops"]
+    assert torch.equal(seen["ti"], crops)  # z_ti keeps the crop
+    fg = foreground_map(crops, model.crops(b.background, vis["box"]), TINY.box_refine_threshold)
+    athlete = (fg > 0.999).expand_as(crops)
+    assert athlete.any()
+    assert torch.allclose(seen["tv"][athlete], crops[athlete])
+    assert not torch.allclose(seen["tv"][~athlete], crops[~athlete])  # backgrounds swapped
+    with pytest.raises(ValueError, match="tv_bg_swap"):
+        TrainConfig(tv_bg_swap=1.5)
 
 
 def test_runs_from_before_the_refinement_are_rebuilt_as_trained() -> None:
