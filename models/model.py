@@ -451,7 +451,8 @@ class TemporalPoseModel(nn.Module):
         else:
             z_ti_dec = z_ti
         terms: dict[str, Tensor] = {}
-        vis: dict[str, Tensor] = {"frames": b.frames, "box": box, "crops": crops}
+        vis: dict[str, Tensor] = {"frames": b.frames, "box": box, "crops": crops,
+                                  "tv_input": tv_in}
         if v.decoder and recon_loss is not None:
             target = at_recon("frames", b.frames)
             bg = at_recon("background", b.background)

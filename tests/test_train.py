@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -57,7 +58,9 @@ def test_training_lowers_reconstruction_and_shows_it(home: Path) -> None:
     assert {r["stage"] for r in rows[:20]} == {"1"} and {r["stage"] for r in rows[20:]} == {"2"}
     assert all(r["gravity"] for r in rows[:20]) and not any(r["gravity"] for r in rows[20:])
     assert all(r["dsl"] for r in rows[20:]) and all(r["cover"] for r in rows)
-    assert (folder / "images" / "step000040.png").stat().st_size > 1000
+    grid = cv2.imread(str(folder / "images" / "step000040.png"))
+    # 4 rows of 6 panels of 128 px: frame, crop, z_tv's input, decoded, mask, re-synthesised.
+    assert grid.shape == (4 * 128, 6 * 128, 3)
     # The same mini-batch, before and after training: reconstruction went down.
     from models.checkpoint import load_checkpoint
     from models.model import TemporalPoseModel

@@ -40,7 +40,7 @@ def train(
     """Self-supervised training: detector, split encoder and decoder (two stages for dives).
 
     Writes runs/<id>/checkpoint.pt, losses.csv and images/step*.png (input with box,
-    crop, decoded crop, mask, re-synthesised frame). Scale out with
+    crop, z_tv input, decoded crop, mask, re-synthesised frame). Scale out with
     torchrun --nproc-per-node K -m tempose_cli train ...
 
     Example: tempose train --variant ours --profile cpu --steps 1500

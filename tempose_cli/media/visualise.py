@@ -32,17 +32,20 @@ def draw_box(img: np.ndarray, box: torch.Tensor, colour=(255, 40, 40)) -> np.nda
     return out
 
 
-COLUMNS = ("frames", "crops", "decoded", "mask", "recon")
+COLUMNS = ("frames", "crops", "tv_input", "decoded", "mask", "recon")
 
 
 def grid(vis: dict, rows: int = 4, size: int = 128) -> np.ndarray:
-    """Columns: input frame with the box, crop, decoded crop, mask, re-synthesised frame;
-    ``size`` px a panel (128: the body in a crop is large enough to judge by eye)."""
+    """Columns: input frame with the box, crop, what the z_tv head saw (training grids:
+    jittered, its background swapped or grey with those options), decoded crop, mask,
+    re-synthesised frame; ``size`` px a panel (128: the body in a crop is large enough to
+    judge by eye)."""
     n = min(rows, vis["frames"].shape[0])
+    columns = [k for k in COLUMNS if k != "tv_input" or k in vis]
     lines = []
     for i in range(n):
         cells = []
-        for key in COLUMNS:
+        for key in columns:
             if key not in vis:
                 cells.append(np.full((size, size, 3), 64, np.uint8))
                 continue
