@@ -268,10 +268,12 @@ class TrainConfig:
     channel_shuffle: float = 0.0
     # Probability that a z_tv input's background (its pixels like the clip's background)
     # is replaced by another crop's of the batch, in training only (models/model.py
-    # background_swap). Not in the paper: DSL rewards any cue that changes with time,
-    # and the crop's background changes with the dive's phase; with the background of a
-    # random other frame it carries no time, and inference still sees the crop as is.
-    # 0: off.
+    # background_swap): DSL then cannot read the dive's phase off the background, while
+    # inference still sees the crop. Not in the paper. At 1, two trainings on each of
+    # seeds 26 and 27: the phase left the feature (ridge R^2 0.29-0.32, as with
+    # tv_input athlete) but N-MPJPE moved -5.1 / -7.5 / +21.9 and +15.3 / +6.2 / +5.9 mm
+    # at label fractions 1 / 0.2 / 0.05, the trunk flipped more (RESULTS.md, "A
+    # background swap"). 0: off.
     tv_bg_swap: float = 0.0
     perceptual_seed: int = 0
     image_every: int = 250
