@@ -376,12 +376,6 @@ class TemporalPoseModel(nn.Module):
         return foreground_map(crops, crop_bg,
                               self.fg_threshold(self.cfg.box_refine_threshold, crop_noise))
 
-    def athlete_only(self, crops: Tensor, crop_bg: Tensor,
-                     crop_noise: Tensor | None = None) -> Tensor:
-        """(B, 3, c, c) crops with the pixels like the background set to grey."""
-        fg = self.athlete_mask(crops, crop_bg, crop_noise)  # (B, 1, c, c)
-        return fg * crops + (1 - fg) * 0.5
-
     def features(self, z_tv: Tensor, z_ti: Tensor) -> Tensor:
         """What the pose regressor sees: z_tv with the split, the whole latent without."""
         return z_tv if self.variant.split else torch.cat([z_tv, z_ti], -1)
