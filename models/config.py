@@ -188,6 +188,12 @@ class TrainConfig:
     # within one standard error (benchmarks/paired_seeds.py, RESULTS.md). 0: the swap
     # alone.
     w_ti_same: float = 0.1
+    # Probability that a frame is decoded with its own z_ti instead of the swapped one
+    # (the split's decoder then sees the frame as ae-stn-dec's does for that share), so
+    # the shared encoder trunk also learns the frame itself through the z_ti head. Not in
+    # the paper. A candidate for ae-stn-dec's lead in orientation (RESULTS.md, "Seed 27").
+    # 0: the paper's swap for every frame.
+    ti_own: float = 0.0
     # Box size: "fixed" pulls the batch-mean size to box_prior_size (the paper's prior);
     # "extent" pulls each box to box_extent_margin x the extent of the foreground near it
     # (second moments of the pixels unlike the background, CAMShift-like). The fixed 0.3
@@ -296,6 +302,8 @@ class TrainConfig:
             raise ValueError(f"ema_decay {self.ema_decay}: 0 (off) or in (0, 1)")
         if not 0.0 <= self.tv_bg_swap <= 1.0:
             raise ValueError(f"tv_bg_swap {self.tv_bg_swap}: a probability in [0, 1]")
+        if not 0.0 <= self.ti_own <= 1.0:
+            raise ValueError(f"ti_own {self.ti_own}: a probability in [0, 1]")
 
     @property
     def gravity_stage(self) -> bool:

@@ -442,6 +442,9 @@ class TemporalPoseModel(nn.Module):
                 z_ti_dec = z_ti[L.farthest_within_groups(b.frame.view(G, S)).to(z_ti.device)]
             else:
                 z_ti_dec = z_ti[L.permute_within_groups(G, S, generator).to(z_ti.device)]
+            if tc.ti_own > 0:  # some frames decoded from their own z_ti (TrainConfig.ti_own)
+                own = torch.rand(z_ti.shape[0], generator=generator, device="cpu") < tc.ti_own
+                z_ti_dec = torch.where(own.to(z_ti.device)[:, None], z_ti, z_ti_dec)  # (N, Dti)
         else:
             z_ti_dec = z_ti
         terms: dict[str, Tensor] = {}

@@ -605,9 +605,9 @@ def test_foreground_palette_loss_asks_for_the_athletes_colours_wherever_they_are
         foreground_palette_loss(blue[:, :, :4], mask, target, bg, 0.1)
 
 
-@pytest.mark.parametrize("swap", ["any", "far", "others"])
-def test_ti_swap_decides_which_frames_z_ti_the_decoder_gets(swap) -> None:
-    model = TemporalPoseModel(TINY, get_variant("ours"))
+def _spy_on_z_ti(model: TemporalPoseModel) -> dict:
+    """{"z_ti": the z_ti head's output, "z_ti_dec": the z_ti the decoder got}, filled as
+    the model trains."""
     seen: dict = {}
     encode, decode = model.encoder.forward, model.decode
 
@@ -622,6 +622,13 @@ def test_ti_swap_decides_which_frames_z_ti_the_decoder_gets(swap) -> None:
         return decode(z_tv, z_ti, box, bg)
 
     model.encoder.forward, model.decode = spy_encoder, spy_decode
+    return seen
+
+
+@pytest.mark.parametrize("swap", ["any", "far", "others"])
+def test_ti_swap_decides_which_frames_z_ti_the_decoder_gets(swap) -> None:
+    model = TemporalPoseModel(TINY, get_variant("ours"))
+    seen = _spy_on_z_ti(model)
     b = _batch("contrastive")
     b.frame = torch.tensor([20, 21, 26, 40, 30, 29, 24, 10])  # (ref, near, mid, far) x 2
     model.losses(b, 2, TrainConfig(ti_swap=swap), ReconstructionLoss(),
@@ -639,9 +646,36 @@ def test_ti_swap_decides_which_frames_z_ti_the_decoder_gets(swap) -> None:
                        for j in group if j != i)
 
 
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_ti_own_decodes_that_share_of_frames_with_their_own_z_ti(p) -> None:
+    model = TemporalPoseModel(TINY, get_variant("ours"))
+    seen = _spy_on_z_ti(model)
+    b = _batch("contrastive")
+    model.losses(b, 2, TrainConfig(ti_own=p), ReconstructionLoss(),
+                 torch.Generator().manual_seed(1))
+    own = [torch.equal(seen["z_ti_dec"][i], seen["z_ti"][i]) for i in range(8)]
+    if p == 0.0:  # the swap everywhere: never a frame's own z_ti
+        assert not any(own)
+    elif p == 1.0:
+        assert all(own)
+    else:  # some own, the rest from another frame of the clip
+        assert 0 < sum(own) < 8
+        for i in (i for i in range(8) if not own[i]):
+            group = range(4 * (i // 4), 4 * (i // 4) + 4)
+            assert any(torch.equal(seen["z_ti_dec"][i], seen["z_ti"][j])
+                       for j in group if j != i)
+    # Same generator state, same draw: training stays reproducible from its seed.
+    first = seen["z_ti_dec"].clone()
+    model.losses(b, 2, TrainConfig(ti_own=p), ReconstructionLoss(),
+                 torch.Generator().manual_seed(1))
+    assert torch.equal(seen["z_ti_dec"], first)
+
+
 def test_ti_swap_is_checked() -> None:
     with pytest.raises(ValueError, match="ti_swap"):
         TrainConfig(ti_swap="near")
+    with pytest.raises(ValueError, match="ti_own"):
+        TrainConfig(ti_own=-0.1)
 
 
 def _speckled_clip(T: int = 20, H: int = 96, W: int = 96, seed: int = 0):
