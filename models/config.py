@@ -192,7 +192,11 @@ class TrainConfig:
     # (the split's decoder then sees the frame as ae-stn-dec's does for that share), so
     # the shared encoder trunk also learns the frame itself through the z_ti head. Not in
     # the paper. A candidate for ae-stn-dec's lead in orientation (RESULTS.md, "Seed 27").
-    # 0: the paper's swap for every frame.
+    # At 1, 2 trainings on each of seeds 26 and 27 against the default's: N-MPJPE -10.6 /
+    # -0.6 / -10.0 mm at label fractions 1 / 0.2 / 0.05 on average, the trunk flipped as
+    # often, ae-stn-dec still 29 mm below on seed 27; on seed 28 (one training) +0.1 / -6.6 /
+    # -5.9; at 0.5 no gain (RESULTS.md, "A frame decoded with its own z_ti"). 0: the
+    # paper's swap for every frame.
     ti_own: float = 0.0
     # Box size: "fixed" pulls the batch-mean size to box_prior_size (the paper's prior);
     # "extent" pulls each box to box_extent_margin x the extent of the foreground near it
