@@ -304,10 +304,9 @@ class TrainConfig:
             raise ValueError(f"dsl_power {self.dsl_power}: > 0 (1: the paper's line)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay {self.ema_decay}: 0 (off) or in (0, 1)")
-        if not 0.0 <= self.tv_bg_swap <= 1.0:
-            raise ValueError(f"tv_bg_swap {self.tv_bg_swap}: a probability in [0, 1]")
-        if not 0.0 <= self.ti_own <= 1.0:
-            raise ValueError(f"ti_own {self.ti_own}: a probability in [0, 1]")
+        for name in ("tv_bg_swap", "ti_own"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} {getattr(self, name)}: a probability in [0, 1]")
 
     @property
     def gravity_stage(self) -> bool:

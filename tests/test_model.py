@@ -625,6 +625,13 @@ def _spy_on_z_ti(model: TemporalPoseModel) -> dict:
     return seen
 
 
+def _from_another_frame_of_its_clip(seen: dict, i: int) -> bool:
+    """Whether row i of a batch of 2 clips x 4 frames was decoded with the z_ti of
+    another frame of its own clip."""
+    group = range(4 * (i // 4), 4 * (i // 4) + 4)
+    return any(torch.equal(seen["z_ti_dec"][i], seen["z_ti"][j]) for j in group if j != i)
+
+
 @pytest.mark.parametrize("swap", ["any", "far", "others"])
 def test_ti_swap_decides_which_frames_z_ti_the_decoder_gets(swap) -> None:
     model = TemporalPoseModel(TINY, get_variant("ours"))
@@ -640,10 +647,7 @@ def test_ti_swap_decides_which_frames_z_ti_the_decoder_gets(swap) -> None:
     others = torch.stack([z[:, [j for j in range(4) if j != i]].mean(1) for i in range(4)], 1)
     assert torch.allclose(seen["z_ti_dec"], others.reshape(8, -1)) == (swap == "others")
     if swap == "any":  # each frame decoded with the z_ti of another frame of its clip
-        for i in range(8):
-            group = range(4 * (i // 4), 4 * (i // 4) + 4)
-            assert any(torch.equal(seen["z_ti_dec"][i], seen["z_ti"][j])
-                       for j in group if j != i)
+        assert all(_from_another_frame_of_its_clip(seen, i) for i in range(8))
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
@@ -660,10 +664,7 @@ def test_ti_own_decodes_that_share_of_frames_with_their_own_z_ti(p) -> None:
         assert all(own)
     else:  # some own, the rest from another frame of the clip
         assert 0 < sum(own) < 8
-        for i in (i for i in range(8) if not own[i]):
-            group = range(4 * (i // 4), 4 * (i // 4) + 4)
-            assert any(torch.equal(seen["z_ti_dec"][i], seen["z_ti"][j])
-                       for j in group if j != i)
+        assert all(_from_another_frame_of_its_clip(seen, i) for i in range(8) if not own[i])
     # Same generator state, same draw: training stays reproducible from its seed.
     first = seen["z_ti_dec"].clone()
     model.losses(b, 2, TrainConfig(ti_own=p), ReconstructionLoss(),

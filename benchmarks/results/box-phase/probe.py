@@ -4,7 +4,7 @@ either side), each repeated R times (the fit standardises every column, so R set
 their weight among the feature's columns). Prints the test N-MPJPE / P-MPJPE (mm) per
 fraction (every 1 / 5 / 20), the fit otherwise the ablation's (knn, 2 frames of
 context, the track). A one-off fit-stage probe (RESULTS.md, "The box track's phase in
-the fit"): does the dive's phase, which the gravity-trained box carries, stop the
+the knn fit"): does the dive's phase, which the gravity-trained box carries, stop the
 fits turning the body head for feet? Nothing is written to the catalogue.
 
 Run (from the repository root):
