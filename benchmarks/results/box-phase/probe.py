@@ -7,8 +7,12 @@ context, the track). A one-off fit-stage probe (RESULTS.md, "The box track's pha
 the knn fit"): does the dive's phase, which the gravity-trained box carries, stop the
 fits turning the body head for feet? Nothing is written to the catalogue.
 
+With ``z_ti`` as the last argument the run's z_ti (R copies) is appended instead of the
+box track: would `ours`' fit gain from the second head's latent, as `ae-stn-dec`'s
+feature holds both (RESULTS.md, "Seed 28 at the default")?
+
 Run (from the repository root):
-    .venv/bin/python benchmarks/results/box-phase/probe.py HOME SEED RUNS 0,4,16 [random]
+    .venv/bin/python benchmarks/results/box-phase/probe.py HOME SEED RUNS 0,4,16 [random] [z_ti]
 """
 
 import sys
@@ -26,7 +30,7 @@ from tempose_cli.core.workspace import Workspace  # noqa: E402
 
 LOAD = fit.load_features
 ENCODE = fit.encode_features
-STATE: dict = {"r": 0, "run": None}
+STATE: dict = {"r": 0, "run": None, "append": "box"}
 
 
 def phase_columns(box: np.ndarray, r: int) -> np.ndarray:
@@ -41,8 +45,11 @@ def phase_columns(box: np.ndarray, r: int) -> np.ndarray:
 def with_box(f: np.ndarray, run_id, run_dir, content_hash, clip_id) -> np.ndarray:  # noqa: ANN001
     if STATE["r"] == 0:
         return f
-    box = LOAD(run_id, run_dir, content_hash, clip_id, "box")
-    return np.concatenate([f, phase_columns(box, STATE["r"])], 1).astype(np.float32)
+    if STATE["append"] == "z_ti":
+        extra = np.tile(LOAD(run_id, run_dir, content_hash, clip_id, "z_ti"), STATE["r"])
+    else:
+        extra = phase_columns(LOAD(run_id, run_dir, content_hash, clip_id, "box"), STATE["r"])
+    return np.concatenate([f, extra], 1).astype(np.float32)
 
 
 def read(run_id, run_dir, content_hash, clip_id, key="features"):  # noqa: ANN001, ANN201
@@ -59,6 +66,8 @@ def encode(model, src, device):  # noqa: ANN001, ANN201 - random: the run's box 
 fit.load_features = evaluate.load_features = fitdata.load_features = read
 fit.encode_features = evaluate.encode_features = encode
 home, seed, runs, reps = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(",")
+if sys.argv[-1] == "z_ti":
+    STATE["append"] = sys.argv.pop()
 mode = sys.argv[5] if len(sys.argv) > 5 else "frozen"
 changes = {} if mode == "frozen" else {"mode": mode}
 ws = Workspace.from_options(home)
@@ -72,4 +81,5 @@ for run, every, fit_run in ablation_fits(home, seed, [int(r) for r in runs.split
         res = fit_run()
         e = res.summary
         cells.append(f"R {r}: {e['n_mpjpe']:.1f} / {e['p_mpjpe']:.1f}")
-    print(f"{home} run {run} {mode} every {every}: " + "; ".join(cells), flush=True)
+    print(f"{home} run {run} {mode} +{STATE['append']} every {every}: " + "; ".join(cells),
+          flush=True)

@@ -14,7 +14,7 @@ HERE = Path(__file__).resolve().parents[1]
 SETS = {
     21: ["repeats3000-seed21"], 22: ["repeats3000-seed22"], 23: ["ae3000-seed23"],
     24: ["ae3000-seed24"], 26: ["tablev-seed26", "ours-repeats-seed26"],
-    27: ["seed27"],
+    27: ["seed27"], 28: ["tablev-seed28"],
 }
 
 for seed, folders in SETS.items():
