@@ -42,7 +42,7 @@ def phase_columns(box: np.ndarray, r: int) -> np.ndarray:
     return np.repeat(np.stack([cy, vy], 1), r, axis=1)
 
 
-def with_box(f: np.ndarray, run_id, run_dir, content_hash, clip_id) -> np.ndarray:  # noqa: ANN001
+def with_extra(f: np.ndarray, run_id, run_dir, content_hash, clip_id) -> np.ndarray:  # noqa: ANN001
     if STATE["r"] == 0:
         return f
     if STATE["append"] == "z_ti":
@@ -53,14 +53,14 @@ def with_box(f: np.ndarray, run_id, run_dir, content_hash, clip_id) -> np.ndarra
 
 
 def read(run_id, run_dir, content_hash, clip_id, key="features"):  # noqa: ANN001, ANN201
-    return with_box(LOAD(run_id, run_dir, content_hash, clip_id, key), run_id, run_dir,
+    return with_extra(LOAD(run_id, run_dir, content_hash, clip_id, key), run_id, run_dir,
                     content_hash, clip_id)
 
 
 def encode(model, src, device):  # noqa: ANN001, ANN201 - random: the run's box track too
     f = ENCODE(model, src, device)
     run_id, run_dir = STATE["run"]
-    return with_box(f, run_id, run_dir, src.content_hash, src.clip_id)
+    return with_extra(f, run_id, run_dir, src.content_hash, src.clip_id)
 
 
 fit.load_features = evaluate.load_features = fitdata.load_features = read
